@@ -1,0 +1,192 @@
+"""AgentFleet: Prometheus v3 in agent mode at the edge.
+
+Each agent scrapes the fleet's agents and the given static targets (and, on
+Kubernetes, annotated pods and services), keeps a WAL on a volume, and
+remote-writes with Remote Write 1.0 and an explicit queue config. Agents of a
+fleet share one config file; each gets its unique replica label from its
+instance name (``${INSTANCE}``), which Prometheus expands in external labels.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, TypedDict
+
+import pulumi
+
+from . import versions
+from .config import render_agent_config
+from .config.prometheus import DEFAULT_QUEUE_CONFIG
+from .receive_cluster import ReceiveCluster
+from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
+from .targets import Target
+from .validation import check_duration, check_int, check_label_name, check_labels, check_name
+
+# -- args and defaults --------------------------------------------------------
+DEFAULT_AGENTS = 1
+DEFAULT_SCRAPE_INTERVAL = "15s"
+DEFAULT_REPLICA_LABEL = "prometheus_replica"
+DEFAULT_CLUSTER_LABEL = "cluster"
+DEFAULT_TENANT_HEADER = "THANOS-TENANT"
+# The WAL keeps data the remote end has not acknowledged, up to this age.
+# Four hours matches upstream and rides out a long receive outage.
+DEFAULT_WAL_RETENTION = "4h"
+DEFAULT_WAL_SIZE = "5Gi"
+AGENT_PORT = 9090
+PROMETHEUS_UID = "65534"  # nobody, as in the upstream image
+QUEUE_CONFIG_KEYS = tuple(DEFAULT_QUEUE_CONFIG) + ("retry_on_http_429", "sample_age_limit")
+
+
+class AgentFleetArgs(TypedDict, total=False):
+    agents: int
+    """Agent instances (default 1). Agents of a fleet scrape the same targets (HA)."""
+    cluster: str
+    """Value of the ``cluster`` external label (default: the fleet name)."""
+    external_labels: dict[str, str]
+    """Extra external labels for every agent."""
+    replica_label: str
+    """Label that tells agents apart; Query deduplicates on it (default ``prometheus_replica``)."""
+    scrape_interval: str
+    """Global scrape interval (default ``15s``)."""
+    static_targets: list[str]
+    """Extra ``host:port`` targets to scrape."""
+    kubernetes_sd: bool
+    """Scrape annotated pods/services (default: True on Kubernetes, impossible on Docker)."""
+    remote_write_url: str
+    """Where to write when no ReceiveCluster is given."""
+    tenant: str
+    """Tenant sent in the tenant header (default: the fleet name)."""
+    tenant_header: str
+    """Tenant header name (default: the ReceiveCluster's, else ``THANOS-TENANT``)."""
+    queue_config: dict
+    """Remote-write ``queue_config`` (default: ``config.prometheus.DEFAULT_QUEUE_CONFIG``)."""
+    wal_retention: str
+    """``--storage.agent.retention.max-time`` (default ``4h``)."""
+    wal_size: str
+    """WAL volume size (default ``5Gi``)."""
+    image: str
+    """Prometheus image (default pinned in ``versions.py``)."""
+
+
+def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict], target_kind: str) -> dict:
+    """Merge defaults and validate; ``receive`` is the ReceiveCluster's validated settings."""
+    a = dict(args)
+    check_name("fleet.name", name)
+    check_int(f"fleets[{name}].agents", a.setdefault("agents", DEFAULT_AGENTS), 1, 32)
+    a.setdefault("cluster", name)
+    if not isinstance(a["cluster"], str) or not a["cluster"]:
+        raise ValueError(f"fleets[{name}].cluster: must be a non-empty string")
+    check_label_name(f"fleets[{name}].replicaLabel", a.setdefault("replica_label", DEFAULT_REPLICA_LABEL))
+    extra = check_labels(f"fleets[{name}].externalLabels", a.setdefault("external_labels", {}))
+    for reserved in (DEFAULT_CLUSTER_LABEL, a["replica_label"]):
+        if reserved in extra:
+            raise ValueError(
+                f"fleets[{name}].externalLabels.{reserved}: set by the fleet itself; allowed: other label names"
+            )
+    check_duration(f"fleets[{name}].scrapeInterval", a.setdefault("scrape_interval", DEFAULT_SCRAPE_INTERVAL))
+    check_duration(f"fleets[{name}].walRetention", a.setdefault("wal_retention", DEFAULT_WAL_RETENTION))
+    targets = a.setdefault("static_targets", [])
+    for i, t in enumerate(targets):
+        host, _, port = str(t).rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"fleets[{name}].staticTargets[{i}]: {t!r} is not host:port; allowed: e.g. node-exporter:9100")
+    sd = a.setdefault("kubernetes_sd", target_kind == "kubernetes")
+    if sd and target_kind != "kubernetes":
+        raise ValueError(f"fleets[{name}].kubernetesSd: allowed only on the kubernetes target, not {target_kind!r}")
+    queue = a.setdefault("queue_config", dict(DEFAULT_QUEUE_CONFIG))
+    unknown = set(queue) - set(QUEUE_CONFIG_KEYS)
+    if unknown:
+        raise ValueError(
+            f"fleets[{name}].queueConfig: unknown keys {sorted(unknown)}; allowed keys: {', '.join(QUEUE_CONFIG_KEYS)}"
+        )
+    if receive is None and not a.get("remote_write_url"):
+        raise ValueError(f"fleets[{name}].remoteWriteUrl: required when the fleet has no ReceiveCluster")
+    url = a.get("remote_write_url")
+    if url is not None and isinstance(url, str) and not url.startswith(("http://", "https://")):
+        raise ValueError(f"fleets[{name}].remoteWriteUrl: {url!r} must start with http:// or https://")
+    if receive is not None:
+        # An agent label equal to a receive label would be overwritten (or
+        # deduplicated away) by Receive/Query: refuse it up front.
+        own = {DEFAULT_CLUSTER_LABEL, a["replica_label"], *extra}
+        reserved = {receive["replica_label"], receive["tenant_label"]}
+        clash = own & reserved
+        if clash:
+            raise ValueError(
+                f"fleets[{name}].replicaLabel: {sorted(clash)} collides with the receive cluster's labels "
+                f"{sorted(reserved)}; allowed: any other label name"
+            )
+        if a["replica_label"] not in receive["agent_replica_labels"]:
+            raise ValueError(
+                f"fleets[{name}].replicaLabel: {a['replica_label']!r} is not deduplicated by Query; allowed values: "
+                f"{', '.join(receive['agent_replica_labels'])} (or add it to receive.agentReplicaLabels)"
+            )
+    a.setdefault("tenant", name)
+    a.setdefault("tenant_header", receive["tenant_header"] if receive is not None else DEFAULT_TENANT_HEADER)
+    a.setdefault("wal_size", DEFAULT_WAL_SIZE)
+    return a
+
+
+# -- the component --------------------------------------------------------------
+class AgentFleet(pulumi.ComponentResource):
+    """Outputs: ``agents`` (instance names), ``remote_write_url``, ``cluster``."""
+
+    agents: pulumi.Output[list]
+    remote_write_url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: Optional[AgentFleetArgs],
+        target: Target,
+        receive: Optional[ReceiveCluster] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        a = validate_fleet_args(name, args or {}, receive.settings if receive is not None else None, target.kind)
+        super().__init__("agentstream:index:AgentFleet", name, None, opts)
+        workload_name = f"{name}-agent"
+        instances = [f"{workload_name}-{i}" for i in range(a["agents"])]
+        remote_write = receive.remote_write_url if receive is not None else pulumi.Output.from_input(a["remote_write_url"])
+
+        labels = {DEFAULT_CLUSTER_LABEL: a["cluster"], **a["external_labels"], a["replica_label"]: "${INSTANCE}"}
+        self_targets = [f"{target.instance_host(workload_name, i)}:{AGENT_PORT}" for i in instances]
+        config = remote_write.apply(
+            lambda url: render_agent_config(
+                external_labels=labels,
+                scrape_interval=a["scrape_interval"],
+                self_targets=self_targets,
+                static_targets=a["static_targets"],
+                remote_write_url=url,
+                tenant_header=a["tenant_header"],
+                tenant=a["tenant"],
+                queue_config=a["queue_config"],
+                kubernetes_sd=a["kubernetes_sd"],
+            )
+        )
+        self.config = config
+        self.workload = Workload(
+            name=workload_name,
+            component="prometheus-agent",
+            image=a.get("image") or versions.PROMETHEUS_IMAGE,
+            # The image's default CMD carries --storage.tsdb.path, which agent
+            # mode rejects, so the whole command line is ours.
+            args=[
+                "--agent",
+                "--config.file=/etc/prometheus/prometheus.yml",
+                "--storage.agent.path=/prometheus",
+                f"--storage.agent.retention.max-time={a['wal_retention']}",
+                f"--web.listen-address=0.0.0.0:{AGENT_PORT}",
+            ],
+            replicas=a["agents"],
+            ports=[Port("http", AGENT_PORT)],
+            health=HealthCheck(port=AGENT_PORT),
+            config_files=[ConfigFile("/etc/prometheus/prometheus.yml", config)],
+            volumes=[Volume("wal", "/prometheus", size=a["wal_size"])],
+            user=PROMETHEUS_UID,
+            resources=Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi"),
+            needs_kubernetes_discovery=a["kubernetes_sd"],
+        )
+        depends = [r for d in receive.deployments for r in d.resources] if receive is not None else None
+        self.deployed = target.deploy(self.workload, parent=self, depends_on=depends)
+        self.agents = pulumi.Output.from_input(instances)
+        self.remote_write_url = remote_write
+        self.cluster = a["cluster"]
+        self.register_outputs({"agents": self.agents, "remote_write_url": self.remote_write_url})

@@ -1,0 +1,118 @@
+"""The Prometheus agent's ``prometheus.yml``."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import yaml
+
+# Why these queue settings: Thanos Receive answers fast, so a few shards of
+# moderately sized batches keep latency low; the retry backoff is capped so an
+# edge catches up quickly after an outage (the WAL holds the backlog).
+DEFAULT_QUEUE_CONFIG: dict[str, object] = {
+    "capacity": 10000,
+    "min_shards": 1,
+    "max_shards": 10,
+    "max_samples_per_send": 2000,
+    "batch_send_deadline": "5s",
+    "min_backoff": "30ms",
+    "max_backoff": "5s",
+}
+
+# Remote Write 1.0. Thanos Receive rejects the 2.0 message, so this is pinned
+# explicitly rather than left to a future Prometheus default.
+REMOTE_WRITE_MESSAGE = "prometheus.WriteRequest"
+
+
+def render_agent_config(
+    *,
+    external_labels: dict[str, str],
+    scrape_interval: str,
+    self_targets: list[str],
+    static_targets: list[str],
+    remote_write_url: str,
+    tenant_header: Optional[str] = None,
+    tenant: Optional[str] = None,
+    queue_config: Optional[dict[str, object]] = None,
+    kubernetes_sd: bool = False,
+) -> str:
+    """Render an agent-mode config: scrape jobs and one remote_write.
+
+    Agent mode forbids ``rule_files``, ``alerting`` and ``remote_read``; none
+    are ever emitted. ``external_labels`` values may contain ``${INSTANCE}``,
+    which Prometheus expands from the environment at load time.
+    """
+    scrape_configs: list[dict[str, object]] = [
+        {
+            # The fleet's agents scrape each other as well as themselves, so
+            # every agent holds the same series and Query can deduplicate
+            # them on the agent replica label (an HA pair, as in the tutorial).
+            "job_name": "prometheus-agent",
+            "static_configs": [{"targets": list(self_targets)}],
+        }
+    ]
+    if static_targets:
+        scrape_configs.append({"job_name": "static", "static_configs": [{"targets": list(static_targets)}]})
+    if kubernetes_sd:
+        scrape_configs += _kubernetes_annotation_jobs()
+
+    remote_write: dict[str, object] = {
+        "url": remote_write_url,
+        "protobuf_message": REMOTE_WRITE_MESSAGE,
+        "queue_config": dict(queue_config or DEFAULT_QUEUE_CONFIG),
+    }
+    if tenant_header and tenant:
+        remote_write["headers"] = {tenant_header: tenant}
+
+    config = {
+        "global": {
+            "scrape_interval": scrape_interval,
+            "scrape_timeout": _timeout_for(scrape_interval),
+            "external_labels": dict(external_labels),
+        },
+        "scrape_configs": scrape_configs,
+        "remote_write": [remote_write],
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _timeout_for(interval: str) -> str:
+    # scrape_timeout must not exceed scrape_interval; the global default (10s)
+    # would break a 5s interval like the tutorial's.
+    from ..validation import duration_seconds
+
+    seconds = duration_seconds(interval)
+    return interval if seconds < 10 else "10s"
+
+
+def _kubernetes_annotation_jobs() -> list[dict[str, object]]:
+    """Scrape pods and services that opt in with prometheus.io/* annotations."""
+
+    def job(role: str) -> dict[str, object]:
+        meta = f"__meta_kubernetes_{role}_annotation"
+        present = f"__meta_kubernetes_{role}_annotationpresent"
+        return {
+            "job_name": f"kubernetes-{role}s",
+            "kubernetes_sd_configs": [{"role": role}],
+            "relabel_configs": [
+                {"source_labels": [f"{meta}_prometheus_io_scrape"], "action": "keep", "regex": "true"},
+                {
+                    "source_labels": [f"{meta}_prometheus_io_path"],
+                    "action": "replace",
+                    "target_label": "__metrics_path__",
+                    "regex": "(.+)",
+                },
+                {
+                    "source_labels": ["__address__", f"{meta}_prometheus_io_port"],
+                    "action": "replace",
+                    "regex": "([^:]+)(?::\\d+)?;(\\d+)",
+                    "replacement": "$1:$2",
+                    "target_label": "__address__",
+                },
+                {"source_labels": [f"{present}_prometheus_io_scrape"], "action": "keep", "regex": "true"},
+                {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+                {"source_labels": [f"__meta_kubernetes_{role}_name"], "target_label": role},
+            ],
+        }
+
+    return [job("pod"), job("service")]

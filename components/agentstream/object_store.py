@@ -1,0 +1,242 @@
+"""ObjectStore: the bucket that receive uploads to and store/compact read.
+
+Engines:
+
+* ``seaweedfs`` (default): SeaweedFS ``weed mini`` with S3 on 8333, Apache-2.0.
+* ``minio``: MinIO pinned to its last community release, for existing users.
+* ``filesystem``: Thanos FILESYSTEM on a shared volume (a single Docker host only).
+* ``external``: an existing S3/GCS/Azure/... bucket, given as a Thanos objstore
+  config (a secret).
+
+Self-hosted engines create their bucket and get credentials from
+``pulumi_random``. The Thanos objstore config is always a secret output.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, TypedDict, Union
+
+import pulumi
+import pulumi_random as random
+import yaml
+
+from . import versions
+from .config import render_filesystem_objstore, render_s3_objstore, render_seaweedfs_identities
+from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
+from .targets import Target
+from .validation import check_choice, check_name
+
+# -- args and defaults --------------------------------------------------------
+ENGINES = ("seaweedfs", "minio", "filesystem", "external")
+DEFAULT_ENGINE = "seaweedfs"
+DEFAULT_BUCKET = "thanos"
+DEFAULT_STORAGE_SIZE = "20Gi"
+SEAWEEDFS_S3_PORT = 8333
+MINIO_S3_PORT = 9000
+# Where the FILESYSTEM bucket is mounted in every Thanos container.
+FILESYSTEM_DIR = "/var/thanos/bucket"
+# Thanos objstore types accepted for ``external``.
+EXTERNAL_TYPES = ("S3", "GCS", "AZURE", "SWIFT", "COS", "ALIYUNOSS", "BOS", "OCI", "OBS")
+# S3 bucket naming rules (3-63 chars, lower case, digits, dots, hyphens).
+_BUCKET_MAX = 63
+
+
+class ObjectStoreArgs(TypedDict, total=False):
+    engine: str
+    """One of ``seaweedfs`` (default), ``minio``, ``filesystem``, ``external``."""
+    bucket: str
+    """Bucket name for self-hosted engines (default ``thanos``)."""
+    external_config: pulumi.Input[str]
+    """``external`` only: the Thanos objstore YAML. Wrapped as a secret."""
+    storage_size: str
+    """Volume size for self-hosted engines (default ``20Gi``)."""
+    image: str
+    """Override the engine's image (default: pinned in ``versions.py``)."""
+
+
+def validate_object_store_args(args: ObjectStoreArgs, target_kind: str) -> dict:
+    """Return args merged with defaults, or raise ``ValueError``."""
+    a = dict(args)
+    engine = a.setdefault("engine", DEFAULT_ENGINE)
+    check_choice("objectStore.engine", engine, ENGINES)
+    if target_kind == "kubernetes" and engine == "filesystem":
+        raise ValueError(
+            "objectStore.engine: 'filesystem' needs one volume shared by every Thanos process and runs on "
+            "the docker target only; allowed values on kubernetes: seaweedfs, minio, external"
+        )
+    bucket = a.setdefault("bucket", DEFAULT_BUCKET)
+    if not isinstance(bucket, str) or not (3 <= len(bucket) <= _BUCKET_MAX) or check_name_ok(bucket) is False:
+        raise ValueError(
+            f"objectStore.bucket: {bucket!r} is not a valid bucket name; allowed: 3-63 lower-case letters, digits and '-'"
+        )
+    if engine == "external":
+        cfg = a.get("external_config")
+        if cfg is None or (isinstance(cfg, str) and not cfg.strip()):
+            raise ValueError(
+                "objectStore.externalConfig: engine 'external' needs a Thanos objstore config "
+                "(set it with `pulumi config set --secret agentstream:objstoreConfig ...`)"
+            )
+        if isinstance(cfg, str):
+            _check_external_config(cfg)
+    a.setdefault("storage_size", DEFAULT_STORAGE_SIZE)
+    return a
+
+
+def check_name_ok(value: str) -> bool:
+    try:
+        check_name("bucket", value)
+        return True
+    except ValueError:
+        return False
+
+
+def _check_external_config(text: str) -> None:
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(f"objectStore.externalConfig: not valid YAML ({e.__class__.__name__})") from None
+    kind = parsed.get("type") if isinstance(parsed, dict) else None
+    if kind not in EXTERNAL_TYPES or not isinstance(parsed.get("config"), dict):
+        raise ValueError(
+            "objectStore.externalConfig: must be a Thanos objstore config with `type` and `config`; "
+            f"allowed types: {', '.join(EXTERNAL_TYPES)}"
+        )
+
+
+# -- the component --------------------------------------------------------------
+class ObjectStore(pulumi.ComponentResource):
+    """A bucket for Thanos, self-hosted or external.
+
+    Outputs: ``objstore_config`` (secret Thanos objstore YAML), ``endpoint``,
+    ``bucket``.
+    """
+
+    objstore_config: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    bucket: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: Optional[ObjectStoreArgs],
+        target: Target,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        a = validate_object_store_args(args or {}, target.kind)
+        super().__init__("agentstream:index:ObjectStore", name, None, opts)
+        self.engine: str = a["engine"]
+        # Volumes every Thanos workload using this store must mount.
+        self.volumes: list[Volume] = []
+        self.workloads: list[Workload] = []
+        self.resources: list[pulumi.Resource] = []
+        child = pulumi.ResourceOptions(parent=self)
+        bucket: str = a["bucket"]
+
+        if self.engine == "external":
+            self.objstore_config = pulumi.Output.secret(a["external_config"])
+            self.endpoint = pulumi.Output.from_input("external")
+            self.bucket = pulumi.Output.secret(a["external_config"]).apply(_external_bucket)
+        elif self.engine == "filesystem":
+            self.volumes.append(Volume(name="bucket", mount_path=FILESYSTEM_DIR, shared_name=f"{name}-bucket"))
+            self.objstore_config = pulumi.Output.secret(render_filesystem_objstore(FILESYSTEM_DIR))
+            self.endpoint = pulumi.Output.from_input(f"file://{FILESYSTEM_DIR}")
+            self.bucket = pulumi.Output.from_input(f"{name}-bucket")
+        else:
+            access_key = random.RandomString(
+                f"{name}-access-key", length=20, special=False, lower=False, opts=child
+            )
+            secret_key = random.RandomPassword(f"{name}-secret-key", length=40, special=False, opts=child)
+            workload_name = f"{name}-{self.engine}"
+            if self.engine == "seaweedfs":
+                port = SEAWEEDFS_S3_PORT
+                workload = self._seaweedfs(workload_name, a, bucket, access_key.result, secret_key.result)
+            else:
+                port = MINIO_S3_PORT
+                workload = self._minio(workload_name, a, bucket, access_key.result, secret_key.result)
+            endpoint = f"{target.service_host(workload_name)}:{port}"
+            self.workloads.append(workload)
+            self.resources += target.deploy(workload, parent=self).resources
+            self.objstore_config = pulumi.Output.secret(
+                pulumi.Output.all(access_key.result, secret_key.result).apply(
+                    lambda keys: render_s3_objstore(
+                        bucket=bucket, endpoint=endpoint, access_key=keys[0], secret_key=keys[1], insecure=True
+                    )
+                )
+            )
+            self.endpoint = pulumi.Output.from_input(f"http://{endpoint}")
+            self.bucket = pulumi.Output.from_input(bucket)
+
+        self.register_outputs(
+            {"objstore_config": self.objstore_config, "endpoint": self.endpoint, "bucket": self.bucket}
+        )
+
+    def _seaweedfs(self, wname: str, a: dict, bucket: str, access: pulumi.Output, secret: pulumi.Output) -> Workload:
+        identities = pulumi.Output.secret(
+            pulumi.Output.all(access, secret).apply(
+                lambda k: render_seaweedfs_identities(access_key=k[0], secret_key=k[1])
+            )
+        )
+        return Workload(
+            name=wname,
+            component="seaweedfs",
+            image=a.get("image") or versions.SEAWEEDFS_IMAGE,
+            command=["/usr/bin/weed"],
+            args=[
+                "-logtostderr=true",
+                "mini",
+                "-dir=/data",
+                # Credentials come from a file, not env or argv; without an
+                # identity SeaweedFS would allow anonymous access.
+                "-s3.config=/etc/seaweedfs/s3.json",
+                f"-s3.port={SEAWEEDFS_S3_PORT}",
+                f"-bucket={bucket}",
+                # Ports pinned: weed mini silently moves a busy default port.
+                "-master.port=9333",
+                "-volume.port=9340",
+                "-filer.port=8888",
+                "-webdav=false",
+                "-admin.ui=false",
+                "-master.telemetry=false",
+            ],
+            ports=[Port("s3", SEAWEEDFS_S3_PORT)],
+            health=HealthCheck(port=SEAWEEDFS_S3_PORT, ready_path="/healthz", live_path="/healthz", start_period=20),
+            config_files=[ConfigFile("/etc/seaweedfs/s3.json", identities, secret=True)],
+            volumes=[Volume("data", "/data", size=a["storage_size"])],
+            user="1000",
+            resources=Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi"),
+        )
+
+    def _minio(self, wname: str, a: dict, bucket: str, access: pulumi.Output, secret: pulumi.Output) -> Workload:
+        # MinIO reads root credentials from *_FILE env vars pointing at files,
+        # so the keys never sit in plain env or argv.
+        return Workload(
+            name=wname,
+            component="minio",
+            image=a.get("image") or versions.MINIO_IMAGE,
+            # The bucket is a top-level directory created before the server
+            # starts; MinIO serves existing top-level directories as buckets.
+            command=["/bin/sh", "-c"],
+            args=[f"mkdir -p /data/{bucket} && exec minio server /data --address :{MINIO_S3_PORT}"],
+            ports=[Port("s3", MINIO_S3_PORT)],
+            health=HealthCheck(port=MINIO_S3_PORT, ready_path="/minio/health/ready", live_path="/minio/health/live"),
+            env={
+                "MINIO_ROOT_USER_FILE": "/run/secrets/minio/access_key",
+                "MINIO_ROOT_PASSWORD_FILE": "/run/secrets/minio/secret_key",
+                "MINIO_BROWSER": "off",
+            },
+            config_files=[
+                ConfigFile("/run/secrets/minio/access_key", pulumi.Output.secret(access), secret=True),
+                ConfigFile("/run/secrets/minio/secret_key", pulumi.Output.secret(secret), secret=True),
+            ],
+            volumes=[Volume("data", "/data", size=a["storage_size"])],
+            user="1000",
+        )
+
+
+def _external_bucket(text: str) -> str:
+    parsed = yaml.safe_load(text) or {}
+    cfg = parsed.get("config") or {}
+    return str(cfg.get("bucket") or cfg.get("container") or cfg.get("name") or "")
+
+
+ObjectStoreInput = Union[ObjectStore, None]

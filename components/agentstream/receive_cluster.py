@@ -1,0 +1,364 @@
+"""ReceiveCluster: Thanos Receive (hashring), Query, and Store + Compact.
+
+* ``replicas`` receivers form one hashring (ketama by default). Each is router
+  and ingestor, unless ``router_replicas`` adds a separate, stateless router
+  tier in front of ingest-only receivers.
+* Query fans out to every receiver and to the Store gateway and deduplicates
+  on the receive replica label and the agents' replica label: the global view.
+* With an ObjectStore, receivers upload 2h blocks and a Store gateway plus a
+  single Compactor serve and compact the bucket (unlimited retention).
+"""
+
+from __future__ import annotations
+
+from typing import Optional, TypedDict
+
+import pulumi
+
+from . import versions
+from .config import render_endpoint_sd, render_hashring
+from .object_store import ObjectStore
+from .spec import INSTANCE_ARG, ConfigFile, HealthCheck, Port, Resources, Volume, Workload
+from .targets import Target
+from .validation import (
+    check_choice,
+    check_duration,
+    check_int,
+    check_label_name,
+    check_port,
+    check_unique,
+    duration_seconds,
+)
+
+# -- args and defaults --------------------------------------------------------
+DEFAULT_REPLICAS = 3
+DEFAULT_REPLICATION_FACTOR = 3
+HASHRING_ALGORITHMS = ("ketama", "hashmod")
+DEFAULT_HASHRING_ALGORITHM = "ketama"
+DEFAULT_TENANT_HEADER = "THANOS-TENANT"
+DEFAULT_TENANT = "default-tenant"
+DEFAULT_TENANT_LABEL = "tenant_id"
+# Receive's own replica label. Prefixed so it can never collide with an
+# agent's external labels (validated in AgentFleet).
+DEFAULT_REPLICA_LABEL = "receive_replica"
+# The agents' replica label Query also deduplicates on.
+DEFAULT_AGENT_REPLICA_LABELS = ("prometheus_replica",)
+# Local TSDB retention: blocks are in the bucket after 2h, so receivers only
+# keep enough for fast recent queries and a margin for upload retries.
+DEFAULT_RETENTION = "6h"
+DEFAULT_BLOCK_DURATION = "2h"
+DEFAULT_QUERY_REPLICAS = 1
+DEFAULT_QUERY_PORT = 10902
+DEFAULT_REMOTE_WRITE_PORT = 19291
+DEFAULT_STORAGE_SIZE = "10Gi"
+
+HTTP_PORT = 10902
+GRPC_PORT = 10901
+REMOTE_WRITE_PORT = 19291
+THANOS_UID = "1001"  # the upstream image's user
+
+
+class ReceiveClusterArgs(TypedDict, total=False):
+    replicas: int
+    """Receivers in the hashring (default 3)."""
+    replication_factor: int
+    """Copies of each sample, 1 <= RF <= replicas (default 3, capped at replicas)."""
+    hashring_algorithm: str
+    """``ketama`` (default) or ``hashmod``."""
+    router_replicas: int
+    """0 (default): every receiver routes and ingests. N > 0: N stateless routers."""
+    tenant_header: str
+    """HTTP header carrying the tenant (default ``THANOS-TENANT``)."""
+    default_tenant: str
+    """Tenant for writes without the header (default ``default-tenant``)."""
+    tenant_label: str
+    """Label receive adds with the tenant (default ``tenant_id``)."""
+    replica_label: str
+    """Receive's replica label (default ``receive_replica``)."""
+    agent_replica_labels: list[str]
+    """Agents' replica labels Query also deduplicates on (default ``[prometheus_replica]``)."""
+    retention: str
+    """Local TSDB retention (default ``6h``)."""
+    block_duration: str
+    """TSDB block length uploaded to the bucket (default ``2h``; shorter only for tests)."""
+    query_replicas: int
+    """Thanos Query replicas (default 1)."""
+    query_port: int
+    """Host port for the Query UI/API on Docker (default 10902)."""
+    remote_write_port: int
+    """Host port for remote write on Docker (default 19291)."""
+    publish_remote_write: bool
+    """Publish remote write for edges outside the network (default True)."""
+    storage_size: str
+    """Volume per receiver/store/compactor (default ``10Gi``)."""
+    image: str
+    """Thanos image (default pinned in ``versions.py``)."""
+
+
+def validate_receive_args(args: ReceiveClusterArgs) -> dict:
+    a = dict(args)
+    replicas = check_int("receive.replicas", a.setdefault("replicas", DEFAULT_REPLICAS), 1, 64)
+    rf = a.setdefault("replication_factor", min(DEFAULT_REPLICATION_FACTOR, replicas))
+    check_int("receive.replicationFactor", rf, 1)
+    if rf > replicas:
+        raise ValueError(
+            f"receive.replicationFactor: {rf} is greater than receive.replicas ({replicas}); "
+            f"allowed values: 1 to {replicas}"
+        )
+    check_choice(
+        "receive.hashringAlgorithm", a.setdefault("hashring_algorithm", DEFAULT_HASHRING_ALGORITHM), HASHRING_ALGORITHMS
+    )
+    check_int("receive.routerReplicas", a.setdefault("router_replicas", 0), 0, 16)
+    for key, default, field in [
+        ("tenant_label", DEFAULT_TENANT_LABEL, "receive.tenantLabel"),
+        ("replica_label", DEFAULT_REPLICA_LABEL, "receive.replicaLabel"),
+    ]:
+        check_label_name(field, a.setdefault(key, default))
+    a.setdefault("agent_replica_labels", list(DEFAULT_AGENT_REPLICA_LABELS))
+    for i, label in enumerate(a["agent_replica_labels"]):
+        check_label_name(f"receive.agentReplicaLabels[{i}]", label)
+    if a["replica_label"] in a["agent_replica_labels"] or a["replica_label"] == a["tenant_label"]:
+        raise ValueError(
+            f"receive.replicaLabel: {a['replica_label']!r} collides with another label; allowed: a label name "
+            "different from receive.tenantLabel and every agent replica label"
+        )
+    header = a.setdefault("tenant_header", DEFAULT_TENANT_HEADER)
+    if not isinstance(header, str) or not header or not all(c.isalnum() or c == "-" for c in header):
+        raise ValueError(f"receive.tenantHeader: {header!r} is not a valid HTTP header name; allowed: letters, digits, '-'")
+    tenant = a.setdefault("default_tenant", DEFAULT_TENANT)
+    if not isinstance(tenant, str) or not tenant:
+        raise ValueError("receive.defaultTenant: must be a non-empty string")
+    check_duration("receive.retention", a.setdefault("retention", DEFAULT_RETENTION))
+    check_duration("receive.blockDuration", a.setdefault("block_duration", DEFAULT_BLOCK_DURATION))
+    if duration_seconds(a["block_duration"]) > duration_seconds(a["retention"]):
+        raise ValueError(
+            f"receive.retention: {a['retention']} is shorter than receive.blockDuration ({a['block_duration']}); "
+            "allowed: a retention at least one block long, or blocks are deleted before upload"
+        )
+    check_int("receive.queryReplicas", a.setdefault("query_replicas", DEFAULT_QUERY_REPLICAS), 1, 16)
+    check_port("receive.queryPort", a.setdefault("query_port", DEFAULT_QUERY_PORT))
+    check_port("receive.remoteWritePort", a.setdefault("remote_write_port", DEFAULT_REMOTE_WRITE_PORT))
+    a.setdefault("publish_remote_write", True)
+    if a["publish_remote_write"]:
+        check_unique("receive host ports (queryPort, remoteWritePort)", [a["query_port"], a["remote_write_port"]])
+    a.setdefault("storage_size", DEFAULT_STORAGE_SIZE)
+    return a
+
+
+def write_quorum(replication_factor: int) -> int:
+    """Writes Receive needs acknowledged: floor(RF/2)+1, except RF=2 -> 1."""
+    return 1 if replication_factor == 2 else replication_factor // 2 + 1
+
+
+# -- the component --------------------------------------------------------------
+class ReceiveCluster(pulumi.ComponentResource):
+    """Outputs: ``remote_write_url``, ``query_url``, ``store_endpoints``, ``hashring``."""
+
+    remote_write_url: pulumi.Output[str]
+    query_url: pulumi.Output[str]
+    store_endpoints: pulumi.Output[list]
+    hashring: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: Optional[ReceiveClusterArgs],
+        target: Target,
+        object_store: Optional[ObjectStore] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        a = validate_receive_args(args or {})
+        super().__init__("agentstream:index:ReceiveCluster", name, None, opts)
+        self.settings = a
+        self.target = target
+        image = a.get("image") or versions.THANOS_IMAGE
+        rf = a["replication_factor"]
+        ingest_name = f"{name}-receive"
+        router_name = f"{name}-router" if a["router_replicas"] else None
+        write_name = router_name or ingest_name
+
+        # The hashring lists each ingester by the same string it gets as
+        # --receive.local-endpoint, so they match byte for byte.
+        endpoints = [f"{target.instance_host(ingest_name, i)}:{GRPC_PORT}" for i in _instances(ingest_name, a["replicas"])]
+        self.hashring_json = render_hashring(endpoints, algorithm=a["hashring_algorithm"])
+        hashring_file = ConfigFile("/etc/thanos/hashrings.json", self.hashring_json)
+
+        store_files: list[ConfigFile] = []
+        store_volumes: list[Volume] = []
+        if object_store is not None:
+            store_files = [ConfigFile("/etc/thanos/objstore.yml", object_store.objstore_config, secret=True)]
+            store_volumes = list(object_store.volumes)
+        depends = list(object_store.resources) if object_store is not None else []
+
+        common = ["--log.level=info", f"--http-address=0.0.0.0:{HTTP_PORT}", f"--grpc-address=0.0.0.0:{GRPC_PORT}"]
+        tenancy = [
+            f"--receive.tenant-header={a['tenant_header']}",
+            f"--receive.default-tenant-id={a['default_tenant']}",
+            f"--receive.tenant-label-name={a['tenant_label']}",
+        ]
+        ring = [
+            "--receive.hashrings-file=/etc/thanos/hashrings.json",
+            f"--receive.hashrings-algorithm={a['hashring_algorithm']}",
+            f"--receive.replication-factor={rf}",
+        ]
+
+        ingest_args = [
+            "receive",
+            *common,
+            f"--remote-write.address=0.0.0.0:{REMOTE_WRITE_PORT}",
+            "--tsdb.path=/var/thanos/receive",
+            f"--tsdb.retention={a['retention']}",
+            f"--tsdb.min-block-duration={a['block_duration']}",
+            f"--tsdb.max-block-duration={a['block_duration']}",
+            f'--label={a["replica_label"]}="{INSTANCE_ARG}"',
+            f"--receive.local-endpoint={target.instance_host_template(ingest_name)}:{GRPC_PORT}",
+            *tenancy,
+        ]
+        if router_name is None:
+            ingest_args += ring  # router and ingestor in one process
+        if object_store is not None:
+            ingest_args.append("--objstore.config-file=/etc/thanos/objstore.yml")
+
+        rw_publish = a["publish_remote_write"] and router_name is None
+        self.receive = Workload(
+            name=ingest_name,
+            component="receive",
+            image=image,
+            args=ingest_args,
+            replicas=a["replicas"],
+            ports=[
+                Port("grpc", GRPC_PORT),
+                Port("http", HTTP_PORT),
+                Port("remote-write", REMOTE_WRITE_PORT, publish=rw_publish, host_port=a["remote_write_port"]),
+            ],
+            health=HealthCheck(port=HTTP_PORT),
+            config_files=([hashring_file] if router_name is None else []) + store_files,
+            volumes=[Volume("data", "/var/thanos/receive", size=a["storage_size"]), *store_volumes],
+            user=THANOS_UID,
+            resources=Resources(cpu_request="250m", memory_request="512Mi", cpu_limit="2", memory_limit="2Gi"),
+            # Losing more than floor(RF/2) replicas at once loses write quorum.
+            max_unavailable=rf // 2,
+        )
+        self.workloads = [self.receive]
+        self.deployments = [target.deploy(self.receive, parent=self, depends_on=depends)]
+
+        if router_name is not None:
+            self.router = Workload(
+                name=router_name,
+                component="receive-router",
+                image=image,
+                args=[
+                    "receive",
+                    *common,
+                    f"--remote-write.address=0.0.0.0:{REMOTE_WRITE_PORT}",
+                    # Receive refuses to start without an external label, even
+                    # routing only; routers hold no data, so it never shows.
+                    f'--label={a["replica_label"]}="{INSTANCE_ARG}"',
+                    *ring,
+                    *tenancy,
+                ],
+                replicas=a["router_replicas"],
+                ports=[
+                    Port("http", HTTP_PORT),
+                    Port("grpc", GRPC_PORT),
+                    Port("remote-write", REMOTE_WRITE_PORT, publish=a["publish_remote_write"], host_port=a["remote_write_port"]),
+                ],
+                health=HealthCheck(port=HTTP_PORT),
+                config_files=[hashring_file],
+                user=THANOS_UID,
+                max_unavailable=1 if a["router_replicas"] > 1 else None,
+            )
+            self.workloads.append(self.router)
+            self.deployments.append(target.deploy(self.router, parent=self, depends_on=self.deployments[0].resources))
+
+        store_endpoints = list(endpoints)
+        if object_store is not None:
+            self.store = Workload(
+                name=f"{name}-store",
+                component="store",
+                image=image,
+                args=[
+                    "store",
+                    *common,
+                    "--data-dir=/var/thanos/store",
+                    "--objstore.config-file=/etc/thanos/objstore.yml",
+                ],
+                ports=[Port("grpc", GRPC_PORT), Port("http", HTTP_PORT)],
+                health=HealthCheck(port=HTTP_PORT, start_period=60),
+                config_files=store_files,
+                volumes=[Volume("data", "/var/thanos/store", size=a["storage_size"]), *store_volumes],
+                user=THANOS_UID,
+            )
+            # Exactly one compactor per bucket: two would compact the same
+            # blocks and corrupt the bucket's view.
+            self.compact = Workload(
+                name=f"{name}-compact",
+                component="compact",
+                image=image,
+                args=[
+                    "compact",
+                    "--log.level=info",
+                    f"--http-address=0.0.0.0:{HTTP_PORT}",
+                    "--wait",
+                    "--data-dir=/var/thanos/compact",
+                    "--objstore.config-file=/etc/thanos/objstore.yml",
+                    f"--deduplication.replica-label={a['replica_label']}",
+                ],
+                replicas=1,
+                ports=[Port("http", HTTP_PORT)],
+                health=HealthCheck(port=HTTP_PORT, start_period=60),
+                config_files=store_files,
+                volumes=[Volume("data", "/var/thanos/compact", size=a["storage_size"]), *store_volumes],
+                user=THANOS_UID,
+            )
+            self.workloads += [self.store, self.compact]
+            self.deployments.append(target.deploy(self.store, parent=self, depends_on=depends))
+            self.deployments.append(target.deploy(self.compact, parent=self, depends_on=depends))
+            store_endpoints.append(f"{target.instance_host(self.store.name, self.store.name + '-0')}:{GRPC_PORT}")
+
+        replica_labels = [a["replica_label"], *a["agent_replica_labels"]]
+        self.query = Workload(
+            name=f"{name}-query",
+            component="query",
+            image=image,
+            args=[
+                "query",
+                *common,
+                "--endpoint.sd-config-file=/etc/thanos/endpoints.yaml",
+                *[f"--query.replica-label={label}" for label in replica_labels],
+            ],
+            replicas=a["query_replicas"],
+            ports=[Port("grpc", GRPC_PORT), Port("http", HTTP_PORT, publish=True, host_port=a["query_port"])],
+            health=HealthCheck(port=HTTP_PORT),
+            config_files=[ConfigFile("/etc/thanos/endpoints.yaml", render_endpoint_sd(store_endpoints))],
+            user=THANOS_UID,
+        )
+        self.workloads.append(self.query)
+        query_deployed = target.deploy(self.query, parent=self, depends_on=self.deployments[0].resources)
+        self.deployments.append(query_deployed)
+
+        write_deployed = self.deployments[1] if router_name else self.deployments[0]
+        self.remote_write_url = pulumi.Output.from_input(
+            f"http://{target.service_host(write_name)}:{REMOTE_WRITE_PORT}/api/v1/receive"
+        )
+        # What a person or a remote edge uses: published address when there is one.
+        self.external_remote_write_url = pulumi.Output.from_input(
+            write_deployed.urls.get("remote-write", f"http://{target.service_host(write_name)}:{REMOTE_WRITE_PORT}")
+            + "/api/v1/receive"
+        )
+        self.query_url = pulumi.Output.from_input(query_deployed.urls["http"])
+        self.store_endpoints = pulumi.Output.from_input(store_endpoints)
+        self.hashring = pulumi.Output.from_input(self.hashring_json)
+        self.tenant_header = a["tenant_header"]
+        self.register_outputs(
+            {
+                "remote_write_url": self.remote_write_url,
+                "query_url": self.query_url,
+                "store_endpoints": self.store_endpoints,
+                "hashring": self.hashring,
+            }
+        )
+
+
+def _instances(workload_name: str, replicas: int) -> list[str]:
+    return [f"{workload_name}-{i}" for i in range(replicas)]

@@ -1,0 +1,127 @@
+"""The neutral description of what runs.
+
+Components build :class:`Workload` objects; targets (``targets/docker.py``,
+``targets/kubernetes.py``) turn them into provider resources. Nothing in this
+module knows about Docker or Kubernetes, so the same description drives both.
+
+Per-instance identity. A workload with ``replicas > 1`` runs instances named
+``<workload>-0``, ``<workload>-1``, ... on every target (a Kubernetes
+StatefulSet names its pods the same way). Each instance sees its own name in
+the environment variable ``INSTANCE`` and may refer to it in args as
+``$(INSTANCE)`` (Kubernetes expands this natively; the Docker target
+substitutes it when it renders each container). Config files can use
+``${INSTANCE}``, which Prometheus expands in ``external_labels``. That is what
+lets every instance share one byte-identical config file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import pulumi
+
+INSTANCE_ENV = "INSTANCE"
+INSTANCE_ARG = f"$({INSTANCE_ENV})"
+
+# Content can be known now (a str) or later (an Output, e.g. a secret).
+Content = Union[str, pulumi.Output]
+
+
+@dataclass
+class Port:
+    """A port the workload listens on.
+
+    ``publish`` asks the target to expose it to people or remote edges
+    (Docker: bound on the host; Kubernetes: on the ClusterIP Service).
+    """
+
+    name: str
+    port: int
+    publish: bool = False
+    host_port: Optional[int] = None
+
+
+@dataclass
+class ConfigFile:
+    """A file placed inside the container at ``path``.
+
+    ``secret`` files become Kubernetes Secrets (ConfigMaps otherwise); on
+    Docker both are uploaded, and Pulumi keeps the secret content encrypted
+    in state.
+    """
+
+    path: str
+    content: Content
+    secret: bool = False
+
+
+@dataclass
+class Volume:
+    """Persistent storage mounted at ``mount_path``.
+
+    ``shared_name`` names a volume that several workloads mount (the Docker
+    ``filesystem`` object store); otherwise each instance gets its own.
+    """
+
+    name: str
+    mount_path: str
+    size: str = "10Gi"
+    shared_name: Optional[str] = None
+
+
+@dataclass
+class HealthCheck:
+    """HTTP health endpoints on ``port``: readiness and liveness paths."""
+
+    port: int
+    ready_path: str = "/-/ready"
+    live_path: str = "/-/healthy"
+    # Seconds: how long a fresh start may take before liveness counts.
+    start_period: int = 30
+
+
+@dataclass
+class Resources:
+    """Kubernetes requests and limits (ignored by Docker unless set)."""
+
+    cpu_request: str = "100m"
+    memory_request: str = "128Mi"
+    cpu_limit: str = "1"
+    memory_limit: str = "1Gi"
+
+
+@dataclass
+class Workload:
+    """One kind of process, with ``replicas`` identical instances."""
+
+    name: str                     # e.g. "dev-receive"; instance names derive from it
+    component: str                # app.kubernetes.io/component, e.g. "receive"
+    image: str
+    args: list[str]
+    ports: list[Port]
+    health: HealthCheck
+    replicas: int = 1
+    command: Optional[list[str]] = None   # overrides the image entrypoint
+    config_files: list[ConfigFile] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    # Env vars whose values are secrets (Docker: secret envs, Kubernetes:
+    # secretKeyRef). Used only when the server reads credentials from env.
+    secret_env: dict[str, pulumi.Output] = field(default_factory=dict)
+    user: str = "65534"           # nobody, as in the upstream images
+    resources: Resources = field(default_factory=Resources)
+    # Kubernetes PodDisruptionBudget; None for no budget.
+    max_unavailable: Optional[int] = None
+    # Kubernetes only: the agent needs to list pods/services for discovery.
+    needs_kubernetes_discovery: bool = False
+    part_of: str = "agentstream"
+
+    def instance_names(self) -> list[str]:
+        return [f"{self.name}-{i}" for i in range(self.replicas)]
+
+    def port(self, name: str) -> int:
+        for p in self.ports:
+            if p.name == name:
+                return p.port
+        raise KeyError(f"workload {self.name!r} has no port named {name!r}")

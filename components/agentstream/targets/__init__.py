@@ -1,0 +1,62 @@
+"""Targets render the neutral :mod:`agentstream.spec` into provider resources.
+
+A component asks its target two kinds of question:
+
+* *where*: the DNS name of a workload or of one instance, so it can write
+  addresses into config files (``service_host``, ``instance_host``);
+* *how*: ``deploy(workload, parent)`` creates the resources that run it.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pulumi
+
+from ..spec import Workload
+
+
+@dataclass
+class Deployed:
+    """What a target created for one workload."""
+
+    workload: Workload
+    resources: list[pulumi.Resource] = field(default_factory=list)
+    # Addresses a person or a remote edge uses, keyed by port name
+    # (e.g. {"http": "http://127.0.0.1:10902"}); in-network otherwise.
+    urls: dict[str, str] = field(default_factory=dict)
+
+
+class Target(pulumi.ComponentResource, abc.ABC):
+    """Base of DockerTarget and KubernetesTarget."""
+
+    kind: str = ""
+    # Object-store engines this target can run (``filesystem`` needs a volume
+    # that several hosts share, which only a single Docker host gives us).
+    engines: tuple[str, ...] = ()
+
+    @abc.abstractmethod
+    def service_host(self, workload_name: str) -> str:
+        """DNS name that reaches any instance of a workload."""
+
+    @abc.abstractmethod
+    def instance_host(self, workload_name: str, instance: str) -> str:
+        """DNS name of one instance (stable across restarts)."""
+
+    def instance_host_template(self, workload_name: str) -> str:
+        """``instance_host`` with the instance name left as ``$(INSTANCE)``."""
+        from ..spec import INSTANCE_ARG
+
+        return self.instance_host(workload_name, INSTANCE_ARG)
+
+    @abc.abstractmethod
+    def deploy(self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list] = None) -> Deployed:
+        """Create the resources that run ``workload`` as children of ``parent``."""
+
+
+from .docker import DockerTarget, DockerTargetArgs  # noqa: E402
+from .kubernetes import KubernetesTarget, KubernetesTargetArgs  # noqa: E402
+
+__all__ = ["Deployed", "DockerTarget", "DockerTargetArgs", "KubernetesTarget", "KubernetesTargetArgs", "Target"]

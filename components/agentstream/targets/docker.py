@@ -1,0 +1,204 @@
+"""Docker target: renders workloads as ``pulumi_docker`` containers.
+
+One user-defined network, with a DNS alias per workload (round-robin over its
+instances) and per instance. Config files are uploaded into the containers.
+Only ports marked ``publish`` reach the host, on ``publish_address``
+(127.0.0.1 by default).
+"""
+
+from __future__ import annotations
+
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_docker as docker
+
+from ..spec import INSTANCE_ARG, INSTANCE_ENV, Workload
+from ..validation import check_choice, check_name
+from . import Deployed, Target
+
+DEFAULT_NETWORK = "agentstream"
+DEFAULT_PUBLISH_ADDRESS = "127.0.0.1"
+DEFAULT_RESTART = "unless-stopped"
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+
+
+class DockerTargetArgs(TypedDict, total=False):
+    network: str
+    """Docker network name (default ``agentstream``)."""
+    publish_address: str
+    """Host address published ports bind to (default ``127.0.0.1``)."""
+    restart: str
+    """Container restart policy (default ``unless-stopped``)."""
+    wait: bool
+    """Wait for each container to be healthy before going on (default True)."""
+
+
+class DockerTarget(Target):
+    kind = "docker"
+    engines = ("seaweedfs", "minio", "filesystem", "external")
+
+    def __init__(self, name: str, args: Optional[DockerTargetArgs] = None, opts: Optional[pulumi.ResourceOptions] = None):
+        args = dict(args or {})
+        self.network_name = check_name("docker.network", args.get("network", DEFAULT_NETWORK))
+        self.publish_address = args.get("publish_address", DEFAULT_PUBLISH_ADDRESS)
+        self.restart = args.get("restart", DEFAULT_RESTART)
+        check_choice("docker.restart", self.restart, RESTART_POLICIES)
+        self.wait = bool(args.get("wait", True))
+        super().__init__("agentstream:index:DockerTarget", name, None, opts)
+        self._prefix = name
+
+        self.network = docker.Network(
+            f"{name}-network",
+            name=self.network_name,
+            labels=[docker.NetworkLabelArgs(label="app.kubernetes.io/part-of", value="agentstream")],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._images: dict[str, docker.RemoteImage] = {}
+        self._shared_volumes: dict[str, docker.Volume] = {}
+        self.register_outputs({"network": self.network.name})
+
+    # -- where ---------------------------------------------------------------
+    def service_host(self, workload_name: str) -> str:
+        return workload_name
+
+    def instance_host(self, workload_name: str, instance: str) -> str:
+        return instance
+
+    # -- how -----------------------------------------------------------------
+    def _image(self, image: str) -> docker.RemoteImage:
+        # One RemoteImage per distinct image, shared by every container.
+        # keep_locally: removing a stack must not delete images other stacks use.
+        if image not in self._images:
+            self._images[image] = docker.RemoteImage(
+                f"{self._prefix}-image-{_slug(image)}", name=image, keep_locally=True, opts=pulumi.ResourceOptions(parent=self)
+            )
+        return self._images[image]
+
+    def _shared_volume(self, name: str) -> docker.Volume:
+        if name not in self._shared_volumes:
+            self._shared_volumes[name] = docker.Volume(
+                f"{self._prefix}-{name}", name=name, labels=_volume_labels(name), opts=pulumi.ResourceOptions(parent=self)
+            )
+        return self._shared_volumes[name]
+
+    def deploy(self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list] = None) -> Deployed:
+        image = self._image(workload.image)
+        deployed = Deployed(workload=workload)
+        for index, instance in enumerate(workload.instance_names()):
+            volumes = []
+            for vol in workload.volumes:
+                if vol.shared_name:
+                    volume = self._shared_volume(vol.shared_name)
+                else:
+                    volume = docker.Volume(
+                        f"{instance}-{vol.name}",
+                        name=f"{instance}-{vol.name}",
+                        labels=_volume_labels(instance),
+                        opts=pulumi.ResourceOptions(parent=parent),
+                    )
+                deployed.resources.append(volume)
+                volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=vol.mount_path))
+
+            # A fresh named volume is owned by root; the servers run as their
+            # upstream non-root users. A one-shot root container hands each
+            # volume to that user first (the Docker analogue of fsGroup).
+            init = None
+            if volumes and workload.user not in ("0", "root"):
+                init = docker.Container(
+                    f"{instance}-volume-init",
+                    name=f"{instance}-volume-init",
+                    image=image.image_id,
+                    entrypoints=["chown"],
+                    command=["-R", f"{workload.user}:{workload.user}", *[v.mount_path for v in workload.volumes]],
+                    user="0",
+                    volumes=volumes,
+                    must_run=False,
+                    attach=True,
+                    restart="no",
+                    labels=[docker.ContainerLabelArgs(label="app.kubernetes.io/part-of", value=workload.part_of)],
+                    opts=pulumi.ResourceOptions(parent=parent),
+                )
+                deployed.resources.append(init)
+
+            ports = []
+            # Published ports go on the first instance only: a second
+            # instance cannot bind the same host port, and one entry point is
+            # what a person or a remote edge needs on a single host.
+            if index == 0:
+                for p in workload.ports:
+                    if p.publish:
+                        ports.append(
+                            docker.ContainerPortArgs(internal=p.port, external=p.host_port or p.port, ip=self.publish_address)
+                        )
+                        deployed.urls[p.name] = f"http://{self.publish_address}:{p.host_port or p.port}"
+
+            container = docker.Container(
+                instance,
+                name=instance,
+                hostname=instance,
+                image=image.image_id,
+                entrypoints=workload.command,
+                command=[a.replace(INSTANCE_ARG, instance) for a in workload.args],
+                envs=_envs(workload, instance),
+                user=workload.user,
+                uploads=[
+                    docker.ContainerUploadArgs(file=f.path, content=f.content) for f in workload.config_files
+                ],
+                volumes=volumes or None,
+                ports=ports or None,
+                networks_advanced=[
+                    docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[workload.name, instance])
+                ],
+                healthcheck=docker.ContainerHealthcheckArgs(
+                    tests=["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{workload.health.port}{workload.health.ready_path}"],
+                    interval="5s",
+                    timeout="3s",
+                    retries=10,
+                    start_period=f"{workload.health.start_period}s",
+                ),
+                restart=self.restart,
+                must_run=True,
+                wait=self.wait,
+                wait_timeout=180,
+                labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in _labels(workload, instance).items()],
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=[*(depends_on or []), *([init] if init else [])] or None),
+            )
+            deployed.resources.append(container)
+        return deployed
+
+
+def _envs(workload: Workload, instance: str) -> pulumi.Input[list[str]]:
+    plain = [f"{INSTANCE_ENV}={instance}"] + [f"{k}={v}" for k, v in sorted(workload.env.items())]
+    if not workload.secret_env:
+        return plain
+    names = sorted(workload.secret_env)
+    # The whole list becomes a secret output, so the values stay encrypted
+    # in state and never show in a preview diff.
+    return pulumi.Output.secret(
+        pulumi.Output.all(*[workload.secret_env[n] for n in names]).apply(
+            lambda values: plain + [f"{n}={v}" for n, v in zip(names, values)]
+        )
+    )
+
+
+def _labels(workload: Workload, instance: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": workload.component,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": workload.component,
+        "app.kubernetes.io/part-of": workload.part_of,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "app.kubernetes.io/version": workload.image.rsplit(":", 1)[-1],
+    }
+
+
+def _volume_labels(owner: str) -> list[docker.VolumeLabelArgs]:
+    return [
+        docker.VolumeLabelArgs(label="app.kubernetes.io/part-of", value="agentstream"),
+        docker.VolumeLabelArgs(label="app.kubernetes.io/instance", value=owner),
+    ]
+
+
+def _slug(image: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in image).strip("-")

@@ -1,0 +1,322 @@
+"""Kubernetes target: renders workloads as ``pulumi_kubernetes`` objects.
+
+A workload with volumes, or whose args name its instance, becomes a
+StatefulSet behind a headless Service (stable pod DNS for the hashring);
+anything else becomes a Deployment behind a ClusterIP Service. Pods run with
+the restricted Pod Security profile, probes, requests and limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Workload
+from ..validation import check_name
+from . import Deployed, Target
+
+DEFAULT_NAMESPACE = "agentstream"
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+
+
+class KubernetesTargetArgs(TypedDict, total=False):
+    namespace: str
+    """Namespace for every object (default ``agentstream``)."""
+    create_namespace: bool
+    """Create the namespace (default True); False to use an existing one."""
+    cluster_domain: str
+    """Cluster DNS domain (default ``cluster.local``)."""
+    storage_class: str
+    """StorageClass for PVCs (default: the cluster default)."""
+
+
+class KubernetesTarget(Target):
+    kind = "kubernetes"
+    engines = ("seaweedfs", "minio", "external")
+
+    def __init__(
+        self, name: str, args: Optional[KubernetesTargetArgs] = None, opts: Optional[pulumi.ResourceOptions] = None
+    ):
+        args = dict(args or {})
+        self.namespace = check_name("kubernetes.namespace", args.get("namespace", DEFAULT_NAMESPACE))
+        self.cluster_domain = args.get("cluster_domain", DEFAULT_CLUSTER_DOMAIN)
+        self.storage_class = args.get("storage_class")
+        super().__init__("agentstream:index:KubernetesTarget", name, None, opts)
+        self._prefix = name
+
+        self.namespace_resource: Optional[k8s.core.v1.Namespace] = None
+        if args.get("create_namespace", True):
+            self.namespace_resource = k8s.core.v1.Namespace(
+                f"{name}-namespace",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=self.namespace,
+                    labels={
+                        "app.kubernetes.io/part-of": "agentstream",
+                        # Admission enforces what our pod specs already do.
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                    },
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.register_outputs({"namespace": self.namespace})
+
+    # -- where ---------------------------------------------------------------
+    def service_host(self, workload_name: str) -> str:
+        return f"{workload_name}.{self.namespace}.svc.{self.cluster_domain}"
+
+    def instance_host(self, workload_name: str, instance: str) -> str:
+        return f"{instance}.{workload_name}.{self.namespace}.svc.{self.cluster_domain}"
+
+    # -- how -----------------------------------------------------------------
+    def deploy(self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list] = None) -> Deployed:
+        w = workload
+        deployed = Deployed(workload=w)
+        child = pulumi.ResourceOptions(
+            parent=parent,
+            depends_on=[r for r in [self.namespace_resource, *(depends_on or [])] if r is not None] or None,
+        )
+        labels = _labels(w)
+        selector = {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
+        stateful = bool(w.volumes) or any(INSTANCE_ARG in a for a in w.args)
+
+        def meta(name: str, extra: Optional[dict] = None) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self.namespace, labels={**labels, **(extra or {})})
+
+        # Service account: only the agent needs API access (kubernetes_sd);
+        # everyone else runs without a token mounted.
+        sa = k8s.core.v1.ServiceAccount(
+            f"{w.name}-sa",
+            metadata=meta(w.name),
+            automount_service_account_token=w.needs_kubernetes_discovery,
+            opts=child,
+        )
+        deployed.resources.append(sa)
+        if w.needs_kubernetes_discovery:
+            deployed.resources += self._discovery_rbac(w, labels, child)
+
+        # Config files: plain ones in a ConfigMap, secret ones in a Secret.
+        volumes: list[k8s.core.v1.VolumeArgs] = [
+            # Read-only root filesystem: give the binaries a writable /tmp.
+            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
+        ]
+        mounts: list[k8s.core.v1.VolumeMountArgs] = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
+        plain = [f for f in w.config_files if not f.secret]
+        secret = [f for f in w.config_files if f.secret]
+        annotations: dict[str, str] = {}
+        if plain:
+            cm = k8s.core.v1.ConfigMap(
+                f"{w.name}-config", metadata=meta(f"{w.name}-config"), data={_key(f): f.content for f in plain}, opts=child
+            )
+            deployed.resources.append(cm)
+            volumes.append(k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=cm.metadata.name)))
+            mounts += [k8s.core.v1.VolumeMountArgs(name="config", mount_path=f.path, sub_path=_key(f), read_only=True) for f in plain]
+            # subPath mounts never update in place: roll the pods on change.
+            if all(isinstance(f.content, str) for f in plain):
+                annotations["agentstream.io/config-hash"] = _hash("".join(f.content for f in plain))
+        if secret or w.secret_env:
+            sec = k8s.core.v1.Secret(
+                f"{w.name}-secret",
+                metadata=meta(f"{w.name}-secret"),
+                string_data={**{_key(f): f.content for f in secret}, **w.secret_env},
+                type="Opaque",
+                opts=child,
+            )
+            deployed.resources.append(sec)
+            if secret:
+                volumes.append(k8s.core.v1.VolumeArgs(name="secret", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=sec.metadata.name)))
+                mounts += [k8s.core.v1.VolumeMountArgs(name="secret", mount_path=f.path, sub_path=_key(f), read_only=True) for f in secret]
+
+        # Filesystem-shared volumes are Docker-only (validated by ObjectStore),
+        # so every volume here is per-instance: a PVC template.
+        claim_templates = []
+        for v in w.volumes:
+            mounts.append(k8s.core.v1.VolumeMountArgs(name=v.name, mount_path=v.mount_path))
+            claim_templates.append(
+                k8s.core.v1.PersistentVolumeClaimArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=v.name, labels=selector),
+                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                        access_modes=["ReadWriteOnce"],
+                        storage_class_name=self.storage_class,
+                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": v.size}),
+                    ),
+                )
+            )
+
+        env = [
+            k8s.core.v1.EnvVarArgs(
+                name=INSTANCE_ENV,
+                value_from=k8s.core.v1.EnvVarSourceArgs(field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")),
+            )
+        ]
+        env += [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(w.env.items())]
+        env += [
+            k8s.core.v1.EnvVarArgs(
+                name=k,
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=f"{w.name}-secret", key=k)
+                ),
+            )
+            for k in sorted(w.secret_env)
+        ]
+
+        uid = int(w.user)
+        container = k8s.core.v1.ContainerArgs(
+            name=w.component,
+            image=w.image,
+            command=w.command,
+            args=list(w.args),
+            env=env,
+            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in w.ports],
+            volume_mounts=mounts,
+            readiness_probe=k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(path=w.health.ready_path, port=w.health.port),
+                period_seconds=5,
+                failure_threshold=3,
+            ),
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(path=w.health.live_path, port=w.health.port),
+                initial_delay_seconds=w.health.start_period,
+                period_seconds=10,
+                failure_threshold=6,
+            ),
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": w.resources.cpu_request, "memory": w.resources.memory_request},
+                limits={"cpu": w.resources.cpu_limit, "memory": w.resources.memory_limit},
+            ),
+            security_context=k8s.core.v1.SecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=uid,
+                read_only_root_filesystem=True,
+                allow_privilege_escalation=False,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+        )
+        pod = k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=annotations or None),
+            spec=k8s.core.v1.PodSpecArgs(
+                service_account_name=sa.metadata.name,
+                automount_service_account_token=w.needs_kubernetes_discovery,
+                security_context=k8s.core.v1.PodSecurityContextArgs(
+                    run_as_non_root=True,
+                    run_as_user=uid,
+                    run_as_group=uid,
+                    fs_group=uid,
+                    seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                ),
+                containers=[container],
+                volumes=volumes,
+                termination_grace_period_seconds=120 if stateful else 30,
+            ),
+        )
+
+        service_ports = [k8s.core.v1.ServicePortArgs(name=p.name, port=p.port, target_port=p.port) for p in w.ports]
+        service = k8s.core.v1.Service(
+            f"{w.name}-service",
+            metadata=meta(w.name),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                # Headless for StatefulSets: per-pod DNS names for the
+                # hashring, and not-ready pods still resolve so receivers can
+                # find each other while starting.
+                cluster_ip="None" if stateful else None,
+                publish_not_ready_addresses=True if stateful else None,
+                selector=selector,
+                ports=service_ports,
+            ),
+            opts=child,
+        )
+        deployed.resources.append(service)
+
+        if stateful:
+            workload_resource = k8s.apps.v1.StatefulSet(
+                f"{w.name}-statefulset",
+                metadata=meta(w.name),
+                spec=k8s.apps.v1.StatefulSetSpecArgs(
+                    service_name=w.name,
+                    replicas=w.replicas,
+                    # Receivers must start together to form the hashring.
+                    pod_management_policy="Parallel",
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    template=pod,
+                    volume_claim_templates=claim_templates or None,
+                ),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service])),
+            )
+        else:
+            workload_resource = k8s.apps.v1.Deployment(
+                f"{w.name}-deployment",
+                metadata=meta(w.name),
+                spec=k8s.apps.v1.DeploymentSpecArgs(
+                    replicas=w.replicas,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    template=pod,
+                ),
+                opts=child,
+            )
+        deployed.resources.append(workload_resource)
+
+        if w.max_unavailable is not None:
+            deployed.resources.append(
+                k8s.policy.v1.PodDisruptionBudget(
+                    f"{w.name}-pdb",
+                    metadata=meta(w.name),
+                    spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                        max_unavailable=w.max_unavailable,
+                        selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    ),
+                    opts=child,
+                )
+            )
+
+        for p in w.ports:
+            if p.publish:
+                deployed.urls[p.name] = f"http://{self.service_host(w.name)}:{p.port}"
+        return deployed
+
+    def _discovery_rbac(self, w: Workload, labels: dict, child: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        # Cluster-wide read of pods/services/endpoints: annotation-based
+        # scraping must see workloads in every namespace.
+        name = f"{self.namespace}-{w.name}-discovery"
+        role = k8s.rbac.v1.ClusterRole(
+            f"{w.name}-discovery-role",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels=labels),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=[""], resources=["pods", "services", "endpoints", "nodes"], verbs=["get", "list", "watch"]
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["discovery.k8s.io"], resources=["endpointslices"], verbs=["get", "list", "watch"]
+                ),
+            ],
+            opts=child,
+        )
+        binding = k8s.rbac.v1.ClusterRoleBinding(
+            f"{w.name}-discovery-binding",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels=labels),
+            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role.metadata.name),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=w.name, namespace=self.namespace)],
+            opts=child,
+        )
+        return [role, binding]
+
+
+def _labels(w: Workload) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": w.component,
+        "app.kubernetes.io/instance": w.name,
+        "app.kubernetes.io/component": w.component,
+        "app.kubernetes.io/part-of": w.part_of,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "app.kubernetes.io/version": w.image.rsplit(":", 1)[-1][:63],
+    }
+
+
+def _key(f: ConfigFile) -> str:
+    return f.path.rsplit("/", 1)[-1]
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

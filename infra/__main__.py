@@ -1,0 +1,106 @@
+"""The agentstream stack program.
+
+read config -> validate everything -> pick a target -> compose components -> export.
+
+``role`` splits one pipeline across stacks: ``all`` (dev: everything in one
+stack), ``central`` (object store, receive, query) and ``edge`` (fleets only,
+writing to the central stack's receive through a StackReference).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pulumi
+
+sys.path.insert(0, os.path.dirname(__file__))
+# Running from a checkout without `pip install`: fall back to the source tree.
+sys.path.append(os.path.join(os.path.dirname(__file__), "..", "components"))
+
+import agentstream as a  # noqa: E402
+import settings  # noqa: E402
+
+
+def read_raw_config() -> dict:
+    """Every ``agentstream:*`` key, decoded (objects arrive as JSON)."""
+    raw = {}
+    for key in settings.TOP_KEYS:
+        value = pulumi.runtime.get_config(f"agentstream:{key}")
+        if value is None:
+            continue
+        try:
+            raw[key] = json.loads(value)
+        except (TypeError, ValueError):
+            raw[key] = value
+    return raw
+
+
+def main() -> None:
+    s = settings.parse(read_raw_config())
+    images = s["images"]
+
+    # Validate every component's args before creating anything, so a bad
+    # config never half-deploys.
+    from agentstream.agent_fleet import validate_fleet_args
+    from agentstream.object_store import validate_object_store_args
+    from agentstream.receive_cluster import validate_receive_args
+
+    deploy_central = s["role"] in ("all", "central")
+    if deploy_central:
+        store_args = {**s["object_store"], **({"image": images[e]} if (e := s["object_store"].get("engine", "seaweedfs")) in images else {})}
+        validate_object_store_args(store_args, s["target"])
+        receive_args = {**s["receive"], **({"image": images["thanos"]} if "thanos" in images else {})}
+    if s["role"] == "all" and not s["fleets"]:
+        raise ValueError("agentstream:fleets: role 'all' needs at least one fleet")
+    receive_settings = validate_receive_args(receive_args) if deploy_central else None
+    fleet_args = {}
+    for f in s["fleets"]:
+        args = {k: v for k, v in f.items() if k != "name"}
+        if "prometheus" in images:
+            args["image"] = images["prometheus"]
+        if s["role"] == "edge" and "remote_write_url" not in args:
+            args["remote_write_url"] = "http://from-central-stack"  # placeholder for validation only
+            validate_fleet_args(f["name"], args, None, s["target"])
+            del args["remote_write_url"]
+        else:
+            validate_fleet_args(f["name"], args, receive_settings, s["target"])
+        fleet_args[f["name"]] = args
+
+    if s["target"] == "docker":
+        target = a.DockerTarget("docker", s["docker"])
+    else:
+        target = a.KubernetesTarget("kubernetes", s["kubernetes"])
+
+    receive = None
+    if deploy_central:
+        if s["object_store"].get("engine") == "external":
+            store_args["external_config"] = pulumi.Output.secret(store_args["external_config"])
+        store = a.ObjectStore("objstore", store_args, target)
+        receive = a.ReceiveCluster("central", receive_args, target, object_store=store)
+        pulumi.export("query_url", receive.query_url)
+        pulumi.export("remote_write_url", receive.remote_write_url)
+        pulumi.export("external_remote_write_url", receive.external_remote_write_url)
+        pulumi.export("store_endpoints", receive.store_endpoints)
+        pulumi.export("hashring", receive.hashring)
+        pulumi.export("tenant_header", receive.tenant_header)
+        pulumi.export("object_store_endpoint", store.endpoint)
+        pulumi.export("bucket", store.bucket)
+
+    remote_write = None
+    if s["role"] == "edge" and s["central_stack"]:
+        central = pulumi.StackReference(s["central_stack"])
+        remote_write = central.require_output("remote_write_url")
+        pulumi.export("central_stack", s["central_stack"])
+
+    fleets = {}
+    for name, args in fleet_args.items():
+        if remote_write is not None and "remote_write_url" not in args:
+            args["remote_write_url"] = remote_write
+        fleet = a.AgentFleet(name, args, target, receive=receive)
+        fleets[name] = fleet.agents
+    pulumi.export("fleets", fleets)
+
+
+main()

@@ -1,0 +1,134 @@
+"""Stack config -> typed component args, validated before any resource exists.
+
+Pulumi config uses camelCase keys under the ``agentstream:`` namespace; the
+components take snake_case args. Unknown keys are errors, not silently
+ignored: a typo in a stack file must not deploy defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+ROLES = ("all", "central", "edge")
+TARGETS = ("docker", "kubernetes")
+
+# config key -> component arg, per section. The order documents the keys.
+OBJECT_STORE_KEYS = {"engine": "engine", "bucket": "bucket", "storageSize": "storage_size"}
+RECEIVE_KEYS = {
+    "replicas": "replicas",
+    "replicationFactor": "replication_factor",
+    "hashringAlgorithm": "hashring_algorithm",
+    "routerReplicas": "router_replicas",
+    "tenantHeader": "tenant_header",
+    "defaultTenant": "default_tenant",
+    "tenantLabel": "tenant_label",
+    "replicaLabel": "replica_label",
+    "agentReplicaLabels": "agent_replica_labels",
+    "retention": "retention",
+    "blockDuration": "block_duration",
+    "queryReplicas": "query_replicas",
+    "queryPort": "query_port",
+    "remoteWritePort": "remote_write_port",
+    "publishRemoteWrite": "publish_remote_write",
+    "storageSize": "storage_size",
+}
+FLEET_KEYS = {
+    "name": "name",
+    "agents": "agents",
+    "cluster": "cluster",
+    "externalLabels": "external_labels",
+    "replicaLabel": "replica_label",
+    "scrapeInterval": "scrape_interval",
+    "staticTargets": "static_targets",
+    "kubernetesSd": "kubernetes_sd",
+    "remoteWriteUrl": "remote_write_url",
+    "tenant": "tenant",
+    "queueConfig": "queue_config",
+    "walRetention": "wal_retention",
+    "walSize": "wal_size",
+}
+DOCKER_KEYS = {"network": "network", "publishAddress": "publish_address", "restart": "restart", "wait": "wait"}
+KUBERNETES_KEYS = {
+    "namespace": "namespace",
+    "createNamespace": "create_namespace",
+    "clusterDomain": "cluster_domain",
+    "storageClass": "storage_class",
+}
+IMAGE_KEYS = ("prometheus", "thanos", "seaweedfs", "minio")
+TOP_KEYS = (
+    "target", "role", "docker", "kubernetes", "objectStore", "objstoreConfig", "receive", "fleets",
+    "centralStack", "images",
+)
+_IMAGE_RE = re.compile(r"^[\w.\-/:]+(:[\w.\-]+|@sha256:[0-9a-f]{64})$")
+
+
+def _map(section: str, value: Any, keys: dict[str, str]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"agentstream:{section}: must be a mapping; allowed keys: {', '.join(keys)}")
+    unknown = [k for k in value if k not in keys]
+    if unknown:
+        raise ValueError(f"agentstream:{section}.{unknown[0]}: unknown key; allowed keys: {', '.join(keys)}")
+    return {keys[k]: v for k, v in value.items()}
+
+
+def parse(raw: dict[str, Any]) -> dict[str, Any]:
+    """Turn the stack's ``agentstream:*`` config (already YAML-decoded) into settings."""
+    unknown = [k for k in raw if k not in TOP_KEYS]
+    if unknown:
+        raise ValueError(f"agentstream:{unknown[0]}: unknown config key; allowed keys: {', '.join(TOP_KEYS)}")
+    s: dict[str, Any] = {}
+    s["target"] = raw.get("target", "docker")
+    if s["target"] not in TARGETS:
+        raise ValueError(f"agentstream:target: {s['target']!r} is not allowed; allowed values: {', '.join(TARGETS)}")
+    s["role"] = raw.get("role", "all")
+    if s["role"] not in ROLES:
+        raise ValueError(f"agentstream:role: {s['role']!r} is not allowed; allowed values: {', '.join(ROLES)}")
+    s["docker"] = _map("docker", raw.get("docker"), DOCKER_KEYS)
+    s["kubernetes"] = _map("kubernetes", raw.get("kubernetes"), KUBERNETES_KEYS)
+    if s["target"] == "docker" and raw.get("kubernetes"):
+        raise ValueError("agentstream:kubernetes: set, but agentstream:target is 'docker'; allowed: remove it or use target kubernetes")
+    s["object_store"] = _map("objectStore", raw.get("objectStore"), OBJECT_STORE_KEYS)
+    s["objstore_config"] = raw.get("objstoreConfig")
+    if s["objstore_config"] is not None:
+        s["object_store"]["external_config"] = s["objstore_config"]
+    s["receive"] = _map("receive", raw.get("receive"), RECEIVE_KEYS)
+
+    images = raw.get("images") or {}
+    if not isinstance(images, dict) or any(k not in IMAGE_KEYS for k in images):
+        bad = next((k for k in images if k not in IMAGE_KEYS), images) if isinstance(images, dict) else images
+        raise ValueError(f"agentstream:images.{bad}: unknown image; allowed keys: {', '.join(IMAGE_KEYS)}")
+    for k, v in images.items():
+        if not isinstance(v, str) or not _IMAGE_RE.match(v) or v.endswith(":latest"):
+            raise ValueError(f"agentstream:images.{k}: {v!r} must be pinned to a tag or digest, not 'latest'")
+    s["images"] = images
+
+    fleets_raw = raw.get("fleets") or []
+    if not isinstance(fleets_raw, list):
+        raise ValueError("agentstream:fleets: must be a list of fleets, each with at least a name")
+    fleets = []
+    for i, f in enumerate(fleets_raw):
+        fleet = _map(f"fleets[{i}]", f, FLEET_KEYS)
+        if "name" not in fleet:
+            raise ValueError(f"agentstream:fleets[{i}].name: required")
+        fleets.append(fleet)
+    names = [f["name"] for f in fleets]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"agentstream:fleets: duplicate fleet name {dupes[0]!r}; allowed: unique names")
+    s["fleets"] = fleets
+
+    s["central_stack"] = raw.get("centralStack")
+    if s["role"] == "edge":
+        if not s["central_stack"] and not all(f.get("remote_write_url") for f in fleets):
+            raise ValueError(
+                "agentstream:centralStack: required for role 'edge' (e.g. organization/agentstream/central), "
+                "unless every fleet sets remoteWriteUrl"
+            )
+        if not fleets:
+            raise ValueError("agentstream:fleets: role 'edge' needs at least one fleet")
+    if s["role"] == "central" and fleets:
+        raise ValueError("agentstream:fleets: role 'central' deploys no fleets; allowed: put them in edge stacks")
+    return s

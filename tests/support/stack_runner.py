@@ -1,0 +1,241 @@
+"""Run the real stack program (``infra/``) under the Pulumi SDK's mock engine.
+
+This is how the tests, the policy-tested preview and the e2e harness see
+"what ``pulumi up`` would register", without the Pulumi CLI or provider
+plugins (neither can be downloaded on these machines).
+
+Each run happens in a fresh thread, so the SDK's context-local settings (root
+stack, config, mocks) start clean every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import runpy
+import secrets
+import string
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import yaml
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.sync_await import _sync_await
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PROJECT = "agentstream"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    custom: bool
+    inputs: dict[str, Any]                  # secrets unwrapped
+    secret_paths: set[str] = field(default_factory=set)  # dotted paths of secret values
+    depends_on: list[str] = field(default_factory=list)
+    id: Optional[str] = None
+
+    def is_secret(self, prop: str) -> bool:
+        return any(p == prop or p.startswith(prop + ".") for p in self.secret_paths)
+
+
+@dataclass
+class StackRun:
+    stack: str
+    config: dict[str, Any]
+    resources: list[Resource]
+    outputs: dict[str, Any]
+
+    def of_type(self, typ: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == typ]
+
+    def named(self, name: str) -> Resource:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name!r}, found {len(matches)}"
+        return matches[0]
+
+
+def load_stack_config(stack: str) -> dict[str, Any]:
+    """The ``config:`` map of ``Pulumi.<stack>.yaml``."""
+    with open(os.path.join(REPO, f"Pulumi.{stack}.yaml")) as f:
+        return (yaml.safe_load(f) or {}).get("config", {}) or {}
+
+
+def shipped_stacks() -> list[str]:
+    return sorted(n[len("Pulumi."):-len(".yaml")] for n in os.listdir(REPO) if n.startswith("Pulumi.") and n.endswith(".yaml") and n != "Pulumi.yaml")
+
+
+def _secret_paths(value: Any, path: str = "") -> set[str]:
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return {path}
+        for k, v in value.items():
+            found |= _secret_paths(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found |= _secret_paths(v, f"{path}.{i}" if path else str(i))
+    return found
+
+
+def _random_value(inputs: dict[str, Any]) -> str:
+    alphabet = ""
+    if inputs.get("lower", True):
+        alphabet += string.ascii_lowercase
+    if inputs.get("upper", True):
+        alphabet += string.ascii_uppercase
+    if inputs.get("numeric", inputs.get("number", True)):
+        alphabet += string.digits
+    if inputs.get("special", True):
+        alphabet += "!#$%&*()-_=+[]{}<>:?"
+    return "".join(secrets.choice(alphabet) for _ in range(int(inputs.get("length", 16))))
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Provider behaviour, just enough to wire outputs to inputs."""
+
+    def __init__(self, stack_outputs: dict[str, dict[str, Any]]):
+        self.stack_outputs = stack_outputs
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        state = dict(args.inputs)
+        t = args.typ
+        if t in ("random:index/randomString:RandomString", "random:index/randomPassword:RandomPassword"):
+            state["result"] = _random_value(args.inputs)
+        elif t == "docker:index/remoteImage:RemoteImage":
+            # The harness runs images by reference; a real provider returns
+            # the image's sha256 id, which docker accepts the same way.
+            state["imageId"] = args.inputs["name"]
+            state["repoDigest"] = args.inputs["name"]
+        elif t == "pulumi:pulumi:StackReference":
+            name = args.inputs.get("name") or args.name
+            if name not in self.stack_outputs:
+                raise ValueError(f"no outputs mocked for StackReference {name!r}")
+            state["outputs"] = self.stack_outputs[name]
+            state["secretOutputNames"] = []
+        elif t.startswith("kubernetes:"):
+            meta = dict(state.get("metadata") or {})
+            meta.setdefault("name", args.name)
+            state["metadata"] = meta
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+class _Monitor(pulumi_mocks.MockMonitor):
+    """Records every registration with its raw (secret-marked) inputs."""
+
+    def __init__(self, mocks):
+        super().__init__(mocks)
+        self.recorded: list[Resource] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        self.recorded.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=bool(request.custom),
+                inputs=_plain(inputs),
+                secret_paths=_secret_paths(raw),
+                depends_on=list(request.dependencies),
+                id=response.id or None,
+            )
+        )
+        return response
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return _plain(value.get("value"))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _config_strings(config: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for k, v in config.items():
+        if isinstance(v, dict) and set(v) == {"secure"}:
+            raise ValueError(f"{k}: encrypted config cannot be read in tests; pass plaintext")
+        out[k] = v if isinstance(v, str) else json.dumps(v)
+    return out
+
+
+def run_stack(
+    stack: str = "dev",
+    config: Optional[dict[str, Any]] = None,
+    *,
+    overrides: Optional[dict[str, Any]] = None,
+    stack_outputs: Optional[dict[str, dict[str, Any]]] = None,
+    preview: bool = False,
+) -> StackRun:
+    """Run ``infra/__main__.py`` for a stack; return what it registered.
+
+    ``config`` replaces the stack file's config; ``overrides`` is merged on
+    top of it (key by key). Exceptions from the program propagate.
+    """
+    cfg = dict(load_stack_config(stack) if config is None else config)
+    cfg.update(overrides or {})
+    if stack_outputs is None:
+        stack_outputs = {}
+        if "agentstream:centralStack" in cfg:
+            central = cfg["agentstream:centralStack"]
+            stack_outputs[central] = {
+                "remote_write_url": "http://central-receive.agentstream.svc.cluster.local:19291/api/v1/receive",
+                "query_url": "http://central-query.agentstream.svc.cluster.local:10902",
+            }
+    result: dict[str, Any] = {}
+
+    def body() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        monitor = _Monitor(_Mocks(stack_outputs))
+        pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+        secret_keys = [k for k in cfg if k.endswith(":objstoreConfig")]
+        pulumi.runtime.set_all_config(_config_strings(cfg), secret_keys)
+        try:
+            _sync_await(pulumi.runtime.stack.run_pulumi_func(lambda: runpy.run_path(os.path.join(REPO, "infra", "__main__.py"), run_name="__main__")))
+            root = pulumi.runtime.settings.get_root_resource()
+            outputs = {}
+            for k, v in (getattr(root, "outputs", {}) or {}).items():
+                outputs[k] = _sync_await(pulumi.Output.from_input(v).future())
+            result["run"] = StackRun(stack, cfg, monitor.recorded, outputs)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = e
+            result["recorded"] = monitor.recorded
+
+    t = threading.Thread(target=body, name=f"stack-{stack}")
+    t.start()
+    t.join()
+    if "error" in result:
+        err = result["error"]
+        err.recorded = result.get("recorded", [])  # type: ignore[attr-defined]
+        raise err
+    return result["run"]
+
+
+if __name__ == "__main__":  # quick look: python -m tests.support.stack_runner dev
+    run = run_stack(sys.argv[1] if len(sys.argv) > 1 else "dev")
+    for r in run.resources:
+        print(r.type, r.name, sorted(r.secret_paths))
+    print(json.dumps(run.outputs, indent=2, default=str))
