@@ -170,6 +170,9 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    # Protobuf Structs carry every number as a double; give integers back.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
