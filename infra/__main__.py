@@ -26,7 +26,13 @@ import settings  # noqa: E402
 def read_raw_config() -> dict:
     """Every ``agentstream:*`` key, decoded (objects arrive as JSON)."""
     raw = {}
-    for key in settings.TOP_KEYS:
+    # Every key set in the project's namespace, not only the known ones, so
+    # settings.parse can reject a typo instead of silently deploying defaults.
+    from pulumi.runtime import config as runtime_config
+
+    present = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
+    unknown = sorted(k.split(":", 1)[1] for k in present if k.startswith("agentstream:"))
+    for key in [*settings.TOP_KEYS, *(k for k in unknown if k not in settings.TOP_KEYS)]:
         value = pulumi.runtime.get_config(f"agentstream:{key}")
         if value is None:
             continue

@@ -27,6 +27,7 @@ RECEIVE_KEYS = {
     "agentReplicaLabels": "agent_replica_labels",
     "retention": "retention",
     "blockDuration": "block_duration",
+    "bucketSyncInterval": "bucket_sync_interval",
     "queryReplicas": "query_replicas",
     "queryPort": "query_port",
     "remoteWritePort": "remote_write_port",

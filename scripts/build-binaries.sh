@@ -33,17 +33,17 @@ prom_module_version() {
 # local toolchain is older, GOTOOLCHAIN fetches the newer one from the proxy.
 wanted_go() { awk '/^go /{print "go"$2; exit}' "$1"; }
 
-build_prometheus() {
+build_prometheus() (
   local out="$cache/bin/prometheus-$PROM_V"
   if [[ -x "$out/prometheus" && -x "$out/promtool" ]]; then
-    log "prometheus $PROM_V cached at $out"; return
+    log "prometheus $PROM_V cached at $out"; return 0
   fi
   local mv; mv="$(prom_module_version "$PROM_V")"
   local work="$cache/build/prometheus-$PROM_V"
   rm -rf "$work"; mkdir -p "$work"; cd "$work"
   log "prometheus $PROM_V: downloading module github.com/prometheus/prometheus@$mv"
   go mod init agentstream.local/build-prometheus >/dev/null 2>&1
-  local modfile; modfile="$(go mod download -json "github.com/prometheus/prometheus@$mv" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
+  local modfile; modfile="$( (go mod download -json "github.com/prometheus/prometheus@$mv" || true) | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
   export GOTOOLCHAIN; GOTOOLCHAIN="$(wanted_go "$modfile")"
   go mod edit -go="${GOTOOLCHAIN#go}"
   go get "github.com/prometheus/prometheus/cmd/prometheus@$mv" "github.com/prometheus/prometheus/cmd/promtool@$mv" >/dev/null
@@ -55,16 +55,16 @@ build_prometheus() {
   done
   rm -rf "$out"; mv "$out.tmp" "$out"
   log "prometheus $PROM_V: built $("$out/prometheus" --version | head -1)"
-}
+)
 
-build_thanos() {
+build_thanos() (
   local out="$cache/bin/thanos-$THANOS_V"
-  if [[ -x "$out/thanos" ]]; then log "thanos $THANOS_V cached at $out"; return; fi
+  if [[ -x "$out/thanos" ]]; then log "thanos $THANOS_V cached at $out"; return 0; fi
   local work="$cache/build/thanos-$THANOS_V"
   rm -rf "$work"; mkdir -p "$work"; cd "$work"
   log "thanos $THANOS_V: downloading module"
   go mod init agentstream.local/build-thanos >/dev/null 2>&1
-  local modfile; modfile="$(go mod download -json "github.com/thanos-io/thanos@$THANOS_V" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
+  local modfile; modfile="$( (go mod download -json "github.com/thanos-io/thanos@$THANOS_V" || true) | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
   export GOTOOLCHAIN; GOTOOLCHAIN="$(wanted_go "$modfile")"
   go mod edit -go="${GOTOOLCHAIN#go}"
   # Replace directives only apply in the main module, so the wrapper repeats
@@ -80,7 +80,7 @@ build_thanos() {
   go build -tags netgo -trimpath -ldflags "$ld" -o "$out.tmp/thanos" github.com/thanos-io/thanos/cmd/thanos
   rm -rf "$out"; mv "$out.tmp" "$out"
   log "thanos $THANOS_V: built $("$out/thanos" --version 2>&1 | head -1)"
-}
+)
 
 case "${1:-all}" in
   prometheus) build_prometheus ;;

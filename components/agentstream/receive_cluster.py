@@ -47,6 +47,9 @@ DEFAULT_AGENT_REPLICA_LABELS = ("prometheus_replica",)
 # keep enough for fast recent queries and a margin for upload retries.
 DEFAULT_RETENTION = "6h"
 DEFAULT_BLOCK_DURATION = "2h"
+# How often Store re-lists the bucket. Thanos' own default is 15m; a newly
+# uploaded block stays invisible to Store until the next sync.
+DEFAULT_BUCKET_SYNC_INTERVAL = "3m"
 DEFAULT_QUERY_REPLICAS = 1
 DEFAULT_QUERY_PORT = 10902
 DEFAULT_REMOTE_WRITE_PORT = 19291
@@ -81,6 +84,8 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """Local TSDB retention (default ``6h``)."""
     block_duration: str
     """TSDB block length uploaded to the bucket (default ``2h``; shorter only for tests)."""
+    bucket_sync_interval: str
+    """How often Store syncs the bucket's block list (default ``3m``)."""
     query_replicas: int
     """Thanos Query replicas (default 1)."""
     query_port: int
@@ -135,6 +140,7 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
             f"receive.retention: {a['retention']} is shorter than receive.blockDuration ({a['block_duration']}); "
             "allowed: a retention at least one block long, or blocks are deleted before upload"
         )
+    check_duration("receive.bucketSyncInterval", a.setdefault("bucket_sync_interval", DEFAULT_BUCKET_SYNC_INTERVAL))
     check_int("receive.queryReplicas", a.setdefault("query_replicas", DEFAULT_QUERY_REPLICAS), 1, 16)
     check_port("receive.queryPort", a.setdefault("query_port", DEFAULT_QUERY_PORT))
     check_port("receive.remoteWritePort", a.setdefault("remote_write_port", DEFAULT_REMOTE_WRITE_PORT))
@@ -282,6 +288,7 @@ class ReceiveCluster(pulumi.ComponentResource):
                     *common,
                     "--data-dir=/var/thanos/store",
                     "--objstore.config-file=/etc/thanos/objstore.yml",
+                    f"--sync-block-duration={a['bucket_sync_interval']}",
                 ],
                 ports=[Port("grpc", GRPC_PORT), Port("http", HTTP_PORT)],
                 health=HealthCheck(port=HTTP_PORT, start_period=60),

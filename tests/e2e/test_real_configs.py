@@ -1,0 +1,166 @@
+"""What the components render, checked by the real binaries.
+
+* every agent config of every shipped stack passes `promtool check config --agent`;
+* every Thanos command line (receive, router, query, store, compact) of every
+  shipped stack gets past the real binary's flag parser. A flag typo fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+
+import pytest
+
+from tests.e2e.conftest import run
+from tests.support.stack_runner import Resource, StackRun, run_stack, shipped_stacks
+
+pytestmark = pytest.mark.e2e
+
+_runs: dict[str, StackRun] = {}
+
+
+def stack(name: str) -> StackRun:
+    if name not in _runs:
+        _runs[name] = run_stack(name)
+    return _runs[name]
+
+
+def agent_configs(run: StackRun) -> list[tuple[str, str, dict[str, str]]]:
+    """(where, prometheus.yml, env) for every agent the stack deploys."""
+    found = []
+    for r in run.resources:
+        if r.type == "docker:index/container:Container":
+            for u in r.inputs.get("uploads", []):
+                if u["file"] == "/etc/prometheus/prometheus.yml":
+                    env = dict(e.split("=", 1) for e in r.inputs.get("envs", []))
+                    found.append((r.name, u["content"], env))
+        elif r.type == "kubernetes:core/v1:ConfigMap" and "prometheus.yml" in (r.inputs.get("data") or {}):
+            found.append((r.name, r.inputs["data"]["prometheus.yml"], {"INSTANCE": f"{r.name.removesuffix('-config')}-0"}))
+    return found
+
+
+def thanos_command_lines(run: StackRun) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(where, args, files) for every Thanos process.
+
+    ``files`` maps each config file's path to its content, as the target
+    delivers it (Docker uploads; Kubernetes ConfigMap/Secret subPath mounts).
+    ``$(INSTANCE)`` is expanded as Kubernetes would, with the first pod's name.
+    """
+    found = []
+    by_name = {(r.inputs.get("metadata") or {}).get("name"): r for r in run.resources if r.type.startswith("kubernetes:core/v1:")}
+    for r in run.resources:
+        if r.type == "docker:index/container:Container" and r.inputs.get("command", [""])[0] in THANOS_COMMANDS:
+            files = {u["file"]: u["content"] for u in r.inputs.get("uploads", [])}
+            found.append((r.name, r.inputs["command"], files))
+        elif r.type in ("kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment"):
+            pod_spec = r.inputs["spec"]["template"]["spec"]
+            sources = {}
+            for v in pod_spec.get("volumes", []):
+                ref = (v.get("configMap") or {}).get("name") or (v.get("secret") or {}).get("secretName")
+                if ref in by_name:
+                    obj = by_name[ref].inputs
+                    sources[v["name"]] = {**(obj.get("data") or {}), **(obj.get("stringData") or {})}
+            for c in pod_spec["containers"]:
+                args = c.get("args") or []
+                if args and args[0] in THANOS_COMMANDS:
+                    files = {
+                        m["mountPath"]: sources[m["name"]][m["subPath"]]
+                        for m in c.get("volumeMounts", [])
+                        if m.get("subPath") and m["name"] in sources
+                    }
+                    pod = f"{r.inputs['metadata']['name']}-0"
+                    found.append((r.name, [a.replace("$(INSTANCE)", pod) for a in args], files))
+    return found
+
+
+THANOS_COMMANDS = ("receive", "query", "store", "compact")
+
+
+@pytest.mark.parametrize("stack_name", shipped_stacks())
+def test_agent_configs_pass_promtool(stack_name, promtool):
+    configs = agent_configs(stack(stack_name))
+    if stack_name == "central":
+        assert configs == []  # the central stack deploys no agents
+        return
+    assert configs, f"stack {stack_name} renders no agent config"
+    for where, text, env in configs:
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
+            f.write(text)
+        try:
+            res = run([promtool, "check", "config", "--agent", f.name], env={**os.environ, **env})
+            assert res.returncode == 0, f"{where}: promtool rejected the config:\n{res.stdout}{res.stderr}"
+            assert "SUCCESS" in res.stdout + res.stderr
+        finally:
+            os.unlink(f.name)
+
+
+def test_promtool_check_can_fail(promtool):
+    """The check above is not vacuous: a server-only section is rejected in agent mode."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
+        f.write("rule_files: [x.yml]\nscrape_configs: []\n")
+    try:
+        res = run([promtool, "check", "config", "--agent", f.name])
+        assert res.returncode != 0
+    finally:
+        os.unlink(f.name)
+
+
+def start(thanos: str, args: list[str], files: dict[str, str] | None = None, seconds: float = 4) -> tuple[bool, str]:
+    """Start the real binary with ``args`` and the config files it is given.
+
+    Absolute paths (config files, data dirs) are moved under a temp root, so
+    the process reads exactly the rendered files. Returns (still running after
+    ``seconds``, output). A flag typo exits at once with kingpin's "try --help".
+    """
+    with tempfile.TemporaryDirectory() as root:
+        for path, content in (files or {}).items():
+            os.makedirs(os.path.dirname(root + path), exist_ok=True)
+            with open(root + path, "w") as f:
+                f.write(content)
+        local = []
+        for a in args:
+            flag, eq, value = a.partition("=")
+            if eq and value.startswith(("/etc/", "/var/")):
+                os.makedirs(os.path.dirname(root + value), exist_ok=True)
+                a = f"{flag}={root}{value}"
+            local.append(a)
+        proc = subprocess.Popen(
+            [thanos, *local], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )
+        try:
+            out, _ = proc.communicate(timeout=seconds)
+            return False, out
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+            return True, out
+
+
+@pytest.mark.parametrize("stack_name", shipped_stacks())
+def test_thanos_command_lines_parse(stack_name, thanos_binary):
+    lines = thanos_command_lines(stack(stack_name))
+    if stack_name.startswith("edge-"):
+        assert lines == []  # edges run agents only
+        return
+    assert {args[0] for _, args, _ in lines} >= {"receive", "query", "store", "compact"}
+    for where, args, files in lines:
+        # Listen on ephemeral loopback ports so parallel processes never clash.
+        local = [a for a in args if not a.startswith(("--http-address", "--grpc-address", "--remote-write.address"))]
+        local += ["--http-address=127.0.0.1:0", "--grpc-address=127.0.0.1:0"]
+        if args[0] == "receive":
+            local.append("--remote-write.address=127.0.0.1:0")
+        if args[0] == "compact":
+            local.remove("--grpc-address=127.0.0.1:0")  # compact has no gRPC server
+        running, out = start(thanos_binary, local, files)
+        assert running, f"{where}: thanos exited with its rendered command line and files:\n{out[-3000:]}"
+        assert "try --help" not in out
+
+
+def test_flag_check_can_fail(thanos_binary):
+    """A typo in a flag is caught by the check above."""
+    running, out = start(thanos_binary, ["receive", "--receive.replication-factr=3", '--label=a="b"'])
+    assert not running and "replication-factr" in out
