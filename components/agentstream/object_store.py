@@ -14,7 +14,8 @@ Self-hosted engines create their bucket and get credentials from
 
 from __future__ import annotations
 
-from typing import Optional, TypedDict, Union
+import re
+from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_random as random
@@ -24,7 +25,7 @@ from . import versions
 from .config import render_filesystem_objstore, render_s3_objstore, render_seaweedfs_identities
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target
-from .validation import check_choice, check_name
+from .validation import check_choice
 
 # -- args and defaults --------------------------------------------------------
 ENGINES = ("seaweedfs", "minio", "filesystem", "external")
@@ -37,8 +38,9 @@ MINIO_S3_PORT = 9000
 FILESYSTEM_DIR = "/var/thanos/bucket"
 # Thanos objstore types accepted for ``external``.
 EXTERNAL_TYPES = ("S3", "GCS", "AZURE", "SWIFT", "COS", "ALIYUNOSS", "BOS", "OCI", "OBS")
-# S3 bucket naming rules (3-63 chars, lower case, digits, dots, hyphens).
-_BUCKET_MAX = 63
+# S3 bucket names, the subset every engine accepts: 3-63 lower-case
+# letters, digits and hyphens, starting and ending with a letter or digit.
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
 class ObjectStoreArgs(TypedDict, total=False):
@@ -65,7 +67,7 @@ def validate_object_store_args(args: ObjectStoreArgs, target_kind: str) -> dict:
             "the docker target only; allowed values on kubernetes: seaweedfs, minio, external"
         )
     bucket = a.setdefault("bucket", DEFAULT_BUCKET)
-    if not isinstance(bucket, str) or not (3 <= len(bucket) <= _BUCKET_MAX) or check_name_ok(bucket) is False:
+    if not isinstance(bucket, str) or not _BUCKET_RE.match(bucket):
         raise ValueError(
             f"objectStore.bucket: {bucket!r} is not a valid bucket name; allowed: 3-63 lower-case letters, digits and '-'"
         )
@@ -80,14 +82,6 @@ def validate_object_store_args(args: ObjectStoreArgs, target_kind: str) -> dict:
             _check_external_config(cfg)
     a.setdefault("storage_size", DEFAULT_STORAGE_SIZE)
     return a
-
-
-def check_name_ok(value: str) -> bool:
-    try:
-        check_name("bucket", value)
-        return True
-    except ValueError:
-        return False
 
 
 def _check_external_config(text: str) -> None:
@@ -213,16 +207,21 @@ class ObjectStore(pulumi.ComponentResource):
             name=wname,
             component="minio",
             image=a.get("image") or versions.MINIO_IMAGE,
-            # The bucket is a top-level directory created before the server
-            # starts; MinIO serves existing top-level directories as buckets.
+            # The upstream image ships `mc`: once the server answers, create
+            # the bucket, then hand the shell over to the server. mc gets the
+            # keys through MC_HOST_local, built inside the container from the
+            # mounted secret files, so they never reach argv or plain env.
             command=["/bin/sh", "-c"],
-            args=[f"mkdir -p /data/{bucket} && exec minio server /data --address :{MINIO_S3_PORT}"],
+            args=[_MINIO_START.format(port=MINIO_S3_PORT, bucket=bucket)],
             ports=[Port("s3", MINIO_S3_PORT)],
             health=HealthCheck(port=MINIO_S3_PORT, ready_path="/minio/health/ready", live_path="/minio/health/live"),
             env={
                 "MINIO_ROOT_USER_FILE": "/run/secrets/minio/access_key",
                 "MINIO_ROOT_PASSWORD_FILE": "/run/secrets/minio/secret_key",
                 "MINIO_BROWSER": "off",
+                # Writable places for a read-only root filesystem.
+                "MC_CONFIG_DIR": "/tmp/.mc",
+                "HOME": "/tmp",
             },
             config_files=[
                 ConfigFile("/run/secrets/minio/access_key", pulumi.Output.secret(access), secret=True),
@@ -233,10 +232,17 @@ class ObjectStore(pulumi.ComponentResource):
         )
 
 
+_MINIO_START = (
+    "minio server /data --address :{port} --certs-dir /tmp/minio-certs & server=$!; "
+    "export MC_HOST_local=\"http://$(cat /run/secrets/minio/access_key):$(cat /run/secrets/minio/secret_key)@127.0.0.1:{port}\"; "
+    "n=0; until mc mb --ignore-existing local/{bucket} >/dev/null 2>&1; do "
+    "n=$((n+1)); [ $n -gt 60 ] && echo 'could not create bucket {bucket}' >&2 && kill $server && exit 1; sleep 1; done; "
+    "unset MC_HOST_local; wait $server"
+)
+
+
 def _external_bucket(text: str) -> str:
     parsed = yaml.safe_load(text) or {}
     cfg = parsed.get("config") or {}
     return str(cfg.get("bucket") or cfg.get("container") or cfg.get("name") or "")
 
-
-ObjectStoreInput = Union[ObjectStore, None]

@@ -182,15 +182,13 @@ def test_every_container_is_healthy_with_restart_policy(pipeline, docker_client)
 def _bucket_blocks(docker_client) -> list[dict]:
     """Blocks in the bucket, listed by the real `thanos tools bucket ls` with the deployed config."""
     out = docker_client.containers.get("central-store-0").exec_run(
-        ["thanos", "tools", "bucket", "ls", "--objstore.config-file=/etc/thanos/objstore.yml", "-o", "json"]
+        ["thanos", "tools", "bucket", "ls", "--objstore.config-file=/etc/thanos/objstore.yml", "-o", "json"],
+        demux=True,
     )
-    assert out.exit_code == 0, out.output.decode(errors="replace")[-2000:]
-    blocks = []
-    for line in out.output.decode().splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            blocks.append(json.loads(line))
-    return blocks
+    stdout, stderr = (part.decode(errors="replace") if part else "" for part in out.output)
+    assert out.exit_code == 0, stderr[-2000:]
+    # One JSON document (a block's meta.json) per line on stdout; logs go to stderr.
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
 def test_receive_uploads_blocks_and_store_serves_them(pipeline, docker_client):
