@@ -187,8 +187,13 @@ def _bucket_blocks(docker_client) -> list[dict]:
     )
     stdout, stderr = (part.decode(errors="replace") if part else "" for part in out.output)
     assert out.exit_code == 0, stderr[-2000:]
-    # One JSON document (a block's meta.json) per line on stdout; logs go to stderr.
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    # A stream of indented JSON documents (each block's meta.json) on stdout.
+    decoder, blocks, pos = json.JSONDecoder(), [], 0
+    while stdout[pos:].strip():
+        block, end = decoder.raw_decode(stdout, pos + len(stdout[pos:]) - len(stdout[pos:].lstrip()))
+        blocks.append(block)
+        pos = end
+    return blocks
 
 
 def test_receive_uploads_blocks_and_store_serves_them(pipeline, docker_client):
