@@ -121,7 +121,8 @@ class Deployment:
         """Delete in reverse: containers, then volumes, then networks (like `pulumi destroy`)."""
         for name in reversed(self.containers + self.one_shots):
             try:
-                self.client.containers.get(name).remove(force=True)
+                # v=True: also the anonymous volumes an image's VOLUME creates.
+                self.client.containers.get(name).remove(force=True, v=True)
             except docker.errors.NotFound:
                 pass
         for name in self.volumes:

@@ -98,12 +98,21 @@ def pipeline(docker_client):
     dep.destroy()  # idempotent; test_teardown already did it when it ran
 
 
+def _run_once(client, image: str, args: list[str]) -> str:
+    container = client.containers.run(image, args, detach=True)
+    try:
+        container.wait(timeout=60)
+        return container.logs(stdout=True, stderr=True).decode()
+    finally:
+        container.remove(force=True, v=True)  # and the image's anonymous VOLUMEs
+
+
 def test_images_are_the_pinned_versions(docker_client):
-    out = docker_client.containers.run(LOCAL_IMAGES["prometheus"], ["--version"], remove=True).decode()
+    out = _run_once(docker_client, LOCAL_IMAGES["prometheus"], ["--version"])
     assert f"version {versions.PROMETHEUS_VERSION.lstrip('v')}" in out
-    out = docker_client.containers.run(LOCAL_IMAGES["thanos"], ["--version"], remove=True, stderr=True).decode()
+    out = _run_once(docker_client, LOCAL_IMAGES["thanos"], ["--version"])
     assert versions.THANOS_VERSION.lstrip("v") in out
-    out = docker_client.containers.run(LOCAL_IMAGES["seaweedfs"], ["version"], remove=True).decode()
+    out = _run_once(docker_client, LOCAL_IMAGES["seaweedfs"], ["version"])
     assert f" {versions.SEAWEEDFS_VERSION} " in out
     # The e2e stack uses exactly these, and they carry the pinned tags.
     assert LOCAL_IMAGES["prometheus"].endswith(":" + versions.PROMETHEUS_IMAGE.rsplit(":", 1)[1])
