@@ -49,7 +49,7 @@ def main() -> None:
 
     # Validate every component's args before creating anything, so a bad
     # config never half-deploys.
-    from agentstream.agent_fleet import validate_fleet_args
+    from agentstream.agent_fleet import DEFAULT_TENANT_HEADER, validate_fleet_args
     from agentstream.object_store import validate_object_store_args
     from agentstream.receive_cluster import validate_receive_args
 
@@ -104,6 +104,10 @@ def main() -> None:
     for name, args in fleet_args.items():
         if remote_write is not None and "remote_write_url" not in args:
             args["remote_write_url"] = remote_write
+            # Send the header the central receive reads its tenant from.
+            args["tenant_header"] = central.get_output("tenant_header").apply(
+                lambda h: h or DEFAULT_TENANT_HEADER
+            )
         fleet = a.AgentFleet(name, args, target, receive=receive)
         fleets[name] = fleet.agents
     pulumi.export("fleets", fleets)

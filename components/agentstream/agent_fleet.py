@@ -55,7 +55,7 @@ class AgentFleetArgs(TypedDict, total=False):
     """Where to write when no ReceiveCluster is given."""
     tenant: str
     """Tenant sent in the tenant header (default: the fleet name)."""
-    tenant_header: str
+    tenant_header: pulumi.Input[str]
     """Tenant header name (default: the ReceiveCluster's, else ``THANOS-TENANT``)."""
     queue_config: dict
     """Remote-write ``queue_config`` (default: ``config.prometheus.DEFAULT_QUEUE_CONFIG``)."""
@@ -111,7 +111,8 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
         clash = own & reserved
         if clash:
             raise ValueError(
-                f"fleets[{name}].replicaLabel: {sorted(clash)} collides with the receive cluster's labels "
+                f"fleets[{name}].{'replicaLabel' if a['replica_label'] in clash else 'externalLabels'}: "
+                f"{sorted(clash)} collides with the receive cluster's labels "
                 f"{sorted(reserved)}; allowed: any other label name"
             )
         if a["replica_label"] not in receive["agent_replica_labels"]:
@@ -148,14 +149,16 @@ class AgentFleet(pulumi.ComponentResource):
 
         labels = {DEFAULT_CLUSTER_LABEL: a["cluster"], **a["external_labels"], a["replica_label"]: "${INSTANCE}"}
         self_targets = [f"{target.instance_host(workload_name, i)}:{AGENT_PORT}" for i in instances]
-        config = remote_write.apply(
-            lambda url: render_agent_config(
+        # The tenant header may come from another stack (an edge reads the
+        # central receive's), so it can be an Output like the URL.
+        config = pulumi.Output.all(remote_write, a["tenant_header"]).apply(
+            lambda v: render_agent_config(
                 external_labels=labels,
                 scrape_interval=a["scrape_interval"],
                 self_targets=self_targets,
                 static_targets=a["static_targets"],
-                remote_write_url=url,
-                tenant_header=a["tenant_header"],
+                remote_write_url=v[0],
+                tenant_header=v[1],
                 tenant=a["tenant"],
                 queue_config=a["queue_config"],
                 kubernetes_sd=a["kubernetes_sd"],

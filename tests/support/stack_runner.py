@@ -19,7 +19,7 @@ import string
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 
@@ -32,6 +32,8 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROJECT = "agentstream"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
+# Seconds a mocked run may take before it is reported as hung.
+RUN_TIMEOUT = float(os.environ.get("AGENTSTREAM_STACK_RUN_TIMEOUT", "120"))
 
 
 @dataclass
@@ -47,7 +49,8 @@ class Resource:
     id: Optional[str] = None
 
     def is_secret(self, prop: str) -> bool:
-        return any(p == prop or p.startswith(prop + ".") for p in self.secret_paths)
+        """True if ``prop`` (a dotted path) is secret, holds a secret, or sits inside one."""
+        return any(p == prop or p.startswith(prop + ".") or prop.startswith(p + ".") for p in self.secret_paths)
 
 
 @dataclass
@@ -56,6 +59,8 @@ class StackRun:
     config: dict[str, Any]
     resources: list[Resource]
     outputs: dict[str, Any]
+    secret_outputs: set[str] = field(default_factory=set)  # names of exports that are secret
+    reads: list[Resource] = field(default_factory=list)  # resources read, not registered (StackReference)
 
     def of_type(self, typ: str) -> list[Resource]:
         return [r for r in self.resources if r.type == typ]
@@ -64,6 +69,11 @@ class StackRun:
         matches = [r for r in self.resources if r.name == name]
         assert len(matches) == 1, f"expected one resource named {name!r}, found {len(matches)}"
         return matches[0]
+
+    def children(self, parent: "Resource | str") -> list[Resource]:
+        """Resources whose parent is ``parent`` (a Resource or a URN)."""
+        urn = parent.urn if isinstance(parent, Resource) else parent
+        return [r for r in self.resources if r.parent == urn]
 
 
 def load_stack_config(stack: str) -> dict[str, Any]:
@@ -140,6 +150,25 @@ class _Monitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks):
         super().__init__(mocks)
         self.recorded: list[Resource] = []
+        self.reads: list[Resource] = []
+
+    def ReadResource(self, request):
+        response = super().ReadResource(request)
+        raw = json_format.MessageToDict(request.properties, preserving_proto_field_name=True)
+        self.reads.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=True,
+                inputs=_plain(pulumi.runtime.rpc.deserialize_properties(request.properties)),
+                secret_paths=_secret_paths(raw),
+                depends_on=list(request.dependencies),
+                id=request.id or None,
+            )
+        )
+        return response
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -208,6 +237,34 @@ def run_stack(
                 "remote_write_url": "http://central-receive.agentstream.svc.cluster.local:19291/api/v1/receive",
                 "query_url": "http://central-query.agentstream.svc.cluster.local:10902",
             }
+    return _run(stack, cfg, stack_outputs, preview, lambda: runpy.run_path(os.path.join(REPO, "infra", "__main__.py"), run_name="__main__"))
+
+
+def run_program(
+    program: Callable[[], Any],
+    *,
+    stack: str = "unit",
+    config: Optional[dict[str, Any]] = None,
+    stack_outputs: Optional[dict[str, dict[str, Any]]] = None,
+    preview: bool = False,
+) -> StackRun:
+    """Run ``program`` (a Pulumi program as a function) under the same mocks.
+
+    For testing components directly: build a target and components inside
+    ``program``; ``pulumi.export`` what you want back in ``.outputs``.
+    Exceptions propagate, with what was registered before them in
+    ``.recorded``.
+    """
+    return _run(stack, dict(config or {}), dict(stack_outputs or {}), preview, program)
+
+
+def _run(
+    stack: str,
+    cfg: dict[str, Any],
+    stack_outputs: dict[str, dict[str, Any]],
+    preview: bool,
+    program: Callable[[], Any],
+) -> StackRun:
     result: dict[str, Any] = {}
 
     def body() -> None:
@@ -217,19 +274,30 @@ def run_stack(
         secret_keys = [k for k in cfg if k.endswith(":objstoreConfig")]
         pulumi.runtime.set_all_config(_config_strings(cfg), secret_keys)
         try:
-            _sync_await(pulumi.runtime.stack.run_pulumi_func(lambda: runpy.run_path(os.path.join(REPO, "infra", "__main__.py"), run_name="__main__")))
+            _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
             root = pulumi.runtime.settings.get_root_resource()
             outputs = {}
+            secret_outputs = set()
             for k, v in (getattr(root, "outputs", {}) or {}).items():
-                outputs[k] = _sync_await(pulumi.Output.from_input(v).future())
-            result["run"] = StackRun(stack, cfg, monitor.recorded, outputs)
+                out = pulumi.Output.from_input(v)
+                outputs[k] = _sync_await(out.future())
+                if _sync_await(out.is_secret()):
+                    secret_outputs.add(k)
+            result["run"] = StackRun(stack, cfg, monitor.recorded, outputs, secret_outputs, monitor.reads)
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             result["error"] = e
             result["recorded"] = monitor.recorded
 
-    t = threading.Thread(target=body, name=f"stack-{stack}")
+    t = threading.Thread(target=body, name=f"stack-{stack}", daemon=True)
     t.start()
-    t.join()
+    t.join(RUN_TIMEOUT)
+    if t.is_alive():
+        # A mocked run takes about a second; a hang is almost always an Output
+        # created outside the program (bound to another thread's event loop).
+        raise TimeoutError(
+            f"stack {stack!r}: the program did not finish within {RUN_TIMEOUT:.0f}s "
+            "(an Output created outside the program function?)"
+        )
     if "error" in result:
         err = result["error"]
         err.recorded = result.get("recorded", [])  # type: ignore[attr-defined]

@@ -1,0 +1,280 @@
+"""Docker target: every resource valid against the pulumi-docker schema, and
+the conventions (network, ports, health checks, restart, uploads)."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+import agentstream as a
+from agentstream import versions
+from agentstream.spec import ConfigFile, HealthCheck, Port, Volume, Workload
+from tests.support import resources as R
+from tests.support.docker_schema import load_schema, schema_path, validate_docker_resource, validate_docker_resources
+from tests.support.programs import run_on
+from tests.support.stack_runner import run_program
+
+EXTERNAL = "type: S3\nconfig:\n  bucket: ext\n  endpoint: s3.example.com\n  access_key: AKEXT\n  secret_key: ext-secret-1234\n"
+VARIANTS = {
+    "default": None,
+    "minio": {"agentstream:objectStore": {"engine": "minio"}},
+    "filesystem": {"agentstream:objectStore": {"engine": "filesystem"}},
+    "external": {"agentstream:objectStore": {"engine": "external"}, "agentstream:objstoreConfig": EXTERNAL},
+    "router": {"agentstream:receive": {"replicas": 3, "replicationFactor": 3, "routerReplicas": 2, "queryReplicas": 2}},
+}
+THANOS_ROLES = ("receive", "router", "query", "store", "compact")
+
+
+@pytest.fixture(params=sorted(VARIANTS))
+def dev(request, stacks):
+    return stacks("dev", VARIANTS[request.param])
+
+
+# -- schema ---------------------------------------------------------------------------
+def test_schema_is_found_next_to_the_repo():
+    assert schema_path().endswith("shared/schemas/pulumi-docker.schema.json")
+    assert "docker:index/container:Container" in load_schema()["resources"]
+
+
+def test_every_docker_resource_matches_schema(dev):
+    docker_resources = [r for r in dev.resources if r.type.startswith("docker:")]
+    assert len(docker_resources) > 10
+    assert validate_docker_resources(dev.resources) == []
+
+
+@pytest.mark.parametrize(
+    "inputs,needle",
+    [
+        ({"image": "x", "healthCheck": {}}, "unknown property 'healthCheck'"),
+        ({"image": "x", "ports": [{"internal": "80"}]}, "ports[0].internal: expected integer"),
+        ({"image": "x", "ports": [{"external": 80}]}, "required property 'internal'"),
+        ({"image": "x", "mustRun": "yes"}, "mustRun: expected boolean"),
+        ({"image": "x", "envs": "A=1"}, "envs: expected array"),
+        ({"image": "x", "uploads": [{"file": "/a", "contents": "x"}]}, "unknown property 'contents'"),
+        ({"image": "x", "networksAdvanced": [{"aliases": ["a"]}]}, "required property 'name'"),
+        ({"image": "x", "healthcheck": {"retries": "3"}}, "healthcheck.retries: expected integer"),
+        ({"image": "x", "labels": [{"label": "a"}]}, "required property 'value'"),
+        ({"image": "x", "sysctls": {"a": 1}}, "expected string"),
+        ({}, "required property 'image'"),
+    ],
+)
+def test_schema_checker_catches_mistakes(inputs, needle):
+    errors = validate_docker_resource("docker:index/container:Container", inputs)
+    assert any(needle in e for e in errors), errors
+
+
+def test_schema_checker_unknown_type():
+    assert validate_docker_resource("docker:index/compose:Compose", {}) != []
+
+
+def test_schema_checker_accepts_unknown_values():
+    assert validate_docker_resource("docker:index/container:Container", {"image": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}) == []
+
+
+# -- published ports ---------------------------------------------------------------
+def test_only_query_and_remote_write_published_on_loopback(dev):
+    published = []
+    for c in R.containers(dev) + R.one_shot_containers(dev):
+        for p in c.inputs.get("ports") or []:
+            published.append((c.name, p["internal"], p["external"], p["ip"]))
+    if R.containers_of(dev, "central-router"):
+        rw_owner = "central-router-0"
+    else:
+        rw_owner = "central-receive-0"
+    assert sorted(published) == sorted([("central-query-0", 10902, 10902, "127.0.0.1"), (rw_owner, 19291, 19291, "127.0.0.1")])
+    assert all(c.inputs.get("publishAllPorts") is not True for c in dev.of_type(R.CONTAINER))
+    assert all(c.inputs.get("networkMode") in (None, "bridge") for c in dev.of_type(R.CONTAINER))
+
+
+def test_publish_address_configurable(stacks):
+    run = stacks("dev", {"agentstream:docker": {"network": "agentstream-dev", "publishAddress": "0.0.0.0"}})
+    ips = {p["ip"] for c in R.containers(run) for p in c.inputs.get("ports") or []}
+    assert ips == {"0.0.0.0"}
+
+
+# -- health, restart, wait ----------------------------------------------------------
+def test_every_long_running_container_has_healthcheck_and_restart(dev):
+    cs = R.containers(dev)
+    assert len(cs) >= 10
+    for c in cs:
+        hc = c.inputs.get("healthcheck")
+        assert hc, c.name
+        assert hc["tests"][0] == "CMD" and hc["tests"][-1].startswith("http://127.0.0.1:"), c.name
+        assert hc["tests"][-1].endswith(("/-/ready", "/healthz", "/minio/health/ready")), c.name
+        for k in ("interval", "timeout", "startPeriod"):
+            assert hc[k].endswith("s")
+        assert hc["retries"] >= 1
+        assert c.inputs["restart"] == "unless-stopped", c.name
+        assert c.inputs["mustRun"] is True
+        assert c.inputs["wait"] is True
+
+
+def test_healthcheck_targets_a_listening_port(dev):
+    for c in R.containers(dev):
+        url = c.inputs["healthcheck"]["tests"][-1]
+        port = int(url.split(":")[2].split("/")[0])
+        args = " ".join(c.inputs.get("command") or [])
+        assert f":{port}" in args or f"={port}" in args, (c.name, url)
+
+
+def test_one_shot_volume_init_containers(dev):
+    for init in R.one_shot_containers(dev):
+        assert init.name.endswith("-volume-init")
+        assert init.inputs["restart"] == "no"
+        assert init.inputs["user"] == "0" and init.inputs["entrypoints"] == ["chown"]
+        owner = dev.named(init.name[: -len("-volume-init")])
+        assert init.urn in owner.depends_on, "the server waits for its volume to be chowned"
+        uid = owner.inputs["user"]
+        assert init.inputs["command"][:2] == ["-R", f"{uid}:{uid}"]
+        assert init.inputs["volumes"] == owner.inputs["volumes"]
+
+
+def test_restart_policy_configurable(stacks):
+    run = stacks("dev", {"agentstream:docker": {"network": "agentstream-dev", "restart": "always", "wait": False}})
+    assert {c.inputs["restart"] for c in R.containers(run)} == {"always"}
+    assert {c.inputs["wait"] for c in R.containers(run)} == {False}
+
+
+# -- network -------------------------------------------------------------------------
+def test_one_network_with_aliases(dev):
+    (net,) = dev.of_type("docker:index/network:Network")
+    assert net.inputs["name"] == "agentstream-dev"
+    for c in R.containers(dev):
+        (attachment,) = c.inputs["networksAdvanced"]
+        assert attachment["name"] == "agentstream-dev"
+        workload = c.name.rsplit("-", 1)[0]
+        assert attachment["aliases"] == [workload, c.name]
+        assert c.inputs["hostname"] == c.name
+
+
+def test_service_alias_reaches_every_instance(stacks):
+    run = stacks("dev")
+    members = {}
+    for c in R.containers(run):
+        members.setdefault(c.inputs["networksAdvanced"][0]["aliases"][0], []).append(c.name)
+    assert sorted(members["central-receive"]) == ["central-receive-0", "central-receive-1", "central-receive-2"]
+    assert sorted(members["batmobile-agent"]) == ["batmobile-agent-0", "batmobile-agent-1"]
+
+
+# -- images, labels, instance substitution -------------------------------------------
+def test_images_pinned_one_remote_image_each(dev):
+    images = dev.of_type("docker:index/remoteImage:RemoteImage")
+    names = [i.inputs["name"] for i in images]
+    assert len(names) == len(set(names))
+    assert set(names) <= set(versions.DEFAULT_IMAGES.values())
+    for i in images:
+        assert i.inputs["keepLocally"] is True
+        assert not i.inputs["name"].endswith(":latest")
+    assert {c.inputs["image"] for c in dev.of_type(R.CONTAINER)} == set(names)
+
+
+def test_instance_placeholder_substituted(dev):
+    for c in R.containers(dev):
+        assert not any("$(INSTANCE)" in x for x in c.inputs.get("command") or []), c.name
+        assert f"INSTANCE={c.name}" in c.inputs["envs"]
+
+
+def test_labels(dev):
+    for c in R.containers(dev):
+        labels = {x["label"]: x["value"] for x in c.inputs["labels"]}
+        assert labels["app.kubernetes.io/instance"] == c.name
+        assert labels["app.kubernetes.io/part-of"] == "agentstream"
+        assert labels["app.kubernetes.io/managed-by"] == "pulumi"
+        assert labels["app.kubernetes.io/version"] == c.inputs["image"].rsplit(":", 1)[1]
+        assert {"app.kubernetes.io/name", "app.kubernetes.io/component"} <= set(labels)
+
+
+def test_stateful_containers_get_their_own_volumes(dev):
+    for c in R.containers(dev):
+        for v in c.inputs.get("volumes") or []:
+            vol = [r for r in dev.of_type("docker:index/volume:Volume") if r.inputs["name"] == v["volumeName"]]
+            assert len(vol) == 1, v
+            if v["volumeName"] != "objstore-bucket":
+                assert v["volumeName"].startswith(c.name + "-")
+
+
+def test_filesystem_bucket_shared_by_receive_store_compact(stacks):
+    run = stacks("dev", VARIANTS["filesystem"])
+    (bucket,) = [v for v in run.of_type("docker:index/volume:Volume") if v.inputs["name"] == "objstore-bucket"]
+    mounted = sorted(c.name for c in R.containers(run) if {"volumeName": "objstore-bucket", "containerPath": "/var/thanos/bucket"} in (c.inputs.get("volumes") or []))
+    assert mounted == ["central-compact-0", "central-receive-0", "central-receive-1", "central-receive-2", "central-store-0"]
+
+
+# -- secrets -------------------------------------------------------------------------
+def test_objstore_never_in_command_or_env(dev):
+    secrets = [s for s in R.secret_values(dev) if len(s) >= 8]
+    assert secrets
+    for c in dev.of_type(R.CONTAINER):
+        plain = " ".join((c.inputs.get("command") or []) + (c.inputs.get("entrypoints") or []) + (c.inputs.get("envs") or []))
+        for s in secrets:
+            assert s not in plain, c.name
+            for line in s.splitlines():
+                if "secret_key" in line or "access_key" in line:
+                    assert line.split(":", 1)[1].strip() not in plain, c.name
+
+
+# -- DockerTarget directly -------------------------------------------------------------
+def test_target_where():
+    def program():
+        t = a.DockerTarget("docker", {"network": "n1"})
+        pulumi.export("svc", t.service_host("w"))
+        pulumi.export("inst", t.instance_host("w", "w-1"))
+        pulumi.export("tmpl", t.instance_host_template("w"))
+
+    run = run_program(program)
+    assert run.outputs == {"svc": "w", "inst": "w-1", "tmpl": "$(INSTANCE)"}
+    net = run.named("docker-network")
+    assert net.parent == R.component(run, "docker").urn
+    assert net.inputs["name"] == "n1"
+
+
+def demo_workload() -> Workload:
+    # Built inside the program: Outputs belong to the program's event loop.
+    return Workload(
+        name="demo",
+        component="demo",
+        image="example.com/demo:1.0",
+        args=["--id=$(INSTANCE)", "--port=8080"],
+        ports=[Port("http", 8080, publish=True, host_port=18080), Port("metrics", 9100)],
+        health=HealthCheck(port=8080, start_period=7),
+        replicas=2,
+        config_files=[ConfigFile("/etc/demo.yml", "a: 1\n"), ConfigFile("/etc/key", pulumi.Output.secret("k3y"), secret=True)],
+        volumes=[Volume("data", "/data")],
+        env={"B": "2", "A": "1"},
+        user="1234",
+    )
+
+
+def test_target_deploys_a_neutral_workload():
+    def program(target):
+        parent = pulumi.ComponentResource("test:index:Owner", "owner")
+        d = target.deploy(demo_workload(), parent=parent)
+        pulumi.export("urls", d.urls)
+
+    run = run_on("docker", program)
+    assert run.outputs["urls"] == {"http": "http://127.0.0.1:18080"}
+    c0, c1 = R.containers_of(run, "demo")
+    assert c0.inputs["command"] == ["--id=demo-0", "--port=8080"]
+    assert c1.inputs["command"] == ["--id=demo-1", "--port=8080"]
+    assert c0.inputs["envs"] == ["INSTANCE=demo-0", "A=1", "B=2"]
+    assert c0.inputs["ports"] == [{"ip": "127.0.0.1", "internal": 8080, "external": 18080}]
+    assert "ports" not in c1.inputs or not c1.inputs["ports"]
+    assert c0.inputs["user"] == "1234"
+    assert c0.inputs["healthcheck"]["startPeriod"] == "7s"
+    assert c0.inputs["uploads"][0] == {"file": "/etc/demo.yml", "content": "a: 1\n"}
+    assert c0.is_secret("uploads.1.content") and not c0.is_secret("uploads.0.content")
+    assert c0.inputs["volumes"] == [{"volumeName": "demo-0-data", "containerPath": "/data"}]
+    assert c1.inputs["volumes"] == [{"volumeName": "demo-1-data", "containerPath": "/data"}]
+    owner = [r for r in run.resources if r.type == "test:index:Owner"][0]
+    assert all(r.parent == owner.urn for r in run.resources if r.name.startswith("demo-"))
+    assert validate_docker_resources(run.resources) == []
+
+
+@pytest.mark.parametrize(
+    "args,field",
+    [({"network": "Bad_Net"}, "docker.network"), ({"restart": "sometimes"}, "docker.restart")],
+)
+def test_target_args_validated_before_registration(args, field):
+    with pytest.raises(ValueError, match=field) as e:
+        run_program(lambda: a.DockerTarget("docker", args))
+    assert e.value.recorded == []

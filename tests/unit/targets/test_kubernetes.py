@@ -1,0 +1,304 @@
+"""Kubernetes target: every object the k8s stacks produce is valid (strict
+schema, two minors), and follows the conventions: restricted pods, probes,
+requests/limits, PDBs, labels, StatefulSet+headless Service for receive and
+store, a Deployment for query, one compactor."""
+
+from __future__ import annotations
+
+import copy
+
+import pulumi
+import pytest
+
+import agentstream as a
+from agentstream.spec import ConfigFile, HealthCheck, Port, Volume, Workload
+from tests.support import resources as R
+from tests.support.k8s_schema import K8S_VERSIONS, validate_k8s_object, validate_k8s_resources
+from tests.support.programs import run_on
+from tests.support.stack_runner import run_program
+
+EXTERNAL = "type: GCS\nconfig:\n  bucket: ext\n  service_account: |\n    {\"type\": \"service_account\", \"private_key\": \"pk-123456\"}\n"
+K8S_RUNS = {
+    "k8s": ("k8s", None),
+    "central": ("central", None),
+    "edge-batmobile": ("edge-batmobile", None),
+    "edge-batcopter": ("edge-batcopter", None),
+    "k8s-minio": ("k8s", {"agentstream:objectStore": {"engine": "minio"}}),
+    "k8s-external": ("k8s", {"agentstream:objectStore": {"engine": "external"}, "agentstream:objstoreConfig": EXTERNAL}),
+    "k8s-existing-ns": ("k8s", {"agentstream:kubernetes": {"namespace": "metrics", "createNamespace": False, "storageClass": "fast", "clusterDomain": "corp.local"}}),
+}
+LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/version",
+)
+CLUSTER_SCOPED = ("Namespace", "ClusterRole", "ClusterRoleBinding")
+
+
+@pytest.fixture(params=sorted(K8S_RUNS))
+def k8s_run(request, stacks):
+    stack, overrides = K8S_RUNS[request.param]
+    return stacks(stack, overrides)
+
+
+def workloads(run):
+    return R.k8s_kind(run, "StatefulSet") + R.k8s_kind(run, "Deployment")
+
+
+def namespace_of(run):
+    return run.config["agentstream:kubernetes"]["namespace"]
+
+
+# -- schema ----------------------------------------------------------------------------
+def test_k8s_versions_are_bundled():
+    assert K8S_VERSIONS == ("1.36.0", "1.37.0")
+
+
+def test_every_object_is_valid_strict_on_two_minors(k8s_run):
+    objs = R.k8s_objects(k8s_run)
+    assert len(objs) >= 7
+    for r in objs:
+        assert r.inputs["apiVersion"] and r.inputs["kind"], r.name
+    assert validate_k8s_resources(k8s_run.resources) == []
+
+
+def test_strict_validation_catches_a_misspelt_field(stacks):
+    sts = copy.deepcopy(R.k8s_workload(stacks("k8s"), "central-receive").inputs)
+    assert validate_k8s_object(sts) == []
+    sts["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = {}
+    errors = validate_k8s_object(sts)
+    assert len(errors) == len(K8S_VERSIONS)
+    bad = copy.deepcopy(R.k8s_workload(stacks("k8s"), "central-receive").inputs)
+    bad["spec"]["replicas"] = "3"
+    assert validate_k8s_object(bad)
+
+
+# -- pods --------------------------------------------------------------------------------
+def test_restricted_security_context(k8s_run):
+    for w in workloads(k8s_run):
+        pod = R.pod_spec(w)
+        psc = pod["securityContext"]
+        assert psc["runAsNonRoot"] is True, w.name
+        assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert psc["runAsUser"] > 0
+        for c in pod["containers"] + pod.get("initContainers", []):
+            sc = c["securityContext"]
+            assert sc["runAsNonRoot"] is True
+            assert sc["readOnlyRootFilesystem"] is True
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"] == {"drop": ["ALL"]}
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert sc.get("privileged") is not True
+        assert not pod.get("hostNetwork") and not pod.get("hostPID")
+        assert not any("hostPath" in v for v in pod.get("volumes", []))
+        # read-only root: a writable /tmp
+        assert any(m["mountPath"] == "/tmp" for m in pod["containers"][0]["volumeMounts"])
+
+
+def test_namespace_enforces_restricted(stacks):
+    (ns,) = R.k8s_kind(stacks("k8s"), "Namespace")
+    assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert ns.inputs["metadata"]["name"] == "agentstream"
+
+
+def test_probes(k8s_run):
+    for w in workloads(k8s_run):
+        c = R.main_container(w)
+        ports = {p["containerPort"] for p in c["ports"]}
+        ready, live = c["readinessProbe"]["httpGet"], c["livenessProbe"]["httpGet"]
+        assert ready["port"] in ports and live["port"] in ports, w.name
+        if c["image"].startswith(("quay.io/thanos/", "quay.io/prometheus/")):
+            assert (ready["path"], live["path"]) == ("/-/ready", "/-/healthy"), w.name
+        assert c["livenessProbe"]["initialDelaySeconds"] > 0
+
+
+def test_requests_and_limits(k8s_run):
+    for w in workloads(k8s_run):
+        res = R.main_container(w)["resources"]
+        for kind in ("requests", "limits"):
+            assert set(res[kind]) == {"cpu", "memory"}, w.name
+
+
+def test_service_accounts(k8s_run):
+    sas = {r.inputs["metadata"]["name"]: r for r in R.k8s_kind(k8s_run, "ServiceAccount")}
+    for w in workloads(k8s_run):
+        pod = R.pod_spec(w)
+        sa = sas[pod["serviceAccountName"]]
+        sd = R.main_container(w)["name"] == "prometheus-agent"
+        assert pod["automountServiceAccountToken"] is sd
+        assert sa.inputs["automountServiceAccountToken"] is sd
+
+
+def test_mounted_config_objects_exist(k8s_run):
+    for w in workloads(k8s_run):
+        for m in R.main_container(w)["volumeMounts"]:
+            if m.get("subPath"):
+                content, obj, path = R.k8s_file(k8s_run, w, m["mountPath"])
+                assert content
+                assert obj.parent == w.parent  # same component
+                if obj.inputs["kind"] == "Secret":
+                    assert obj.is_secret(path)
+
+
+# -- labels, names, namespaces ---------------------------------------------------------
+def test_labels_on_every_object(k8s_run):
+    for r in R.k8s_objects(k8s_run):
+        labels = r.inputs["metadata"].get("labels", {})
+        if r.inputs["kind"] == "Namespace":
+            assert labels["app.kubernetes.io/part-of"] == "agentstream"
+            continue
+        for key in LABELS:
+            assert labels.get(key), (r.name, key)
+        assert labels["app.kubernetes.io/part-of"] == "agentstream"
+        assert labels["app.kubernetes.io/managed-by"] == "pulumi"
+    for w in workloads(k8s_run):
+        tmpl = w.inputs["spec"]["template"]["metadata"]["labels"]
+        for key in LABELS:
+            assert tmpl.get(key), (w.name, key)
+        sel = w.inputs["spec"]["selector"]["matchLabels"]
+        assert sel.items() <= tmpl.items()
+
+
+def test_every_namespaced_object_in_the_stack_namespace(k8s_run):
+    ns = namespace_of(k8s_run)
+    for r in R.k8s_objects(k8s_run):
+        if r.inputs["kind"] in CLUSTER_SCOPED:
+            assert "namespace" not in r.inputs["metadata"]
+        else:
+            assert r.inputs["metadata"]["namespace"] == ns, r.name
+
+
+def test_services_select_their_pods(k8s_run):
+    for w in workloads(k8s_run):
+        name = w.inputs["metadata"]["name"]
+        svc = R.k8s_get(k8s_run, "Service", name)
+        assert svc.inputs["spec"]["selector"] == w.inputs["spec"]["selector"]["matchLabels"]
+        svc_ports = {(p["name"], p["port"], p["targetPort"]) for p in svc.inputs["spec"]["ports"]}
+        ctr_ports = {(p["name"], p["containerPort"], p["containerPort"]) for p in R.main_container(w)["ports"]}
+        assert svc_ports == ctr_ports
+        if w.inputs["kind"] == "StatefulSet":
+            assert w.inputs["spec"]["serviceName"] == name
+            assert svc.inputs["spec"]["clusterIP"] == "None"
+            assert svc.inputs["spec"]["publishNotReadyAddresses"] is True
+
+
+# -- topology --------------------------------------------------------------------------------
+@pytest.mark.parametrize("stack", ["k8s", "central"])
+def test_receive_store_query_compact_topology(stacks, stack):
+    run = stacks(stack)
+    for name in ("central-receive", "central-store"):
+        w = R.k8s_workload(run, name)
+        assert w.inputs["kind"] == "StatefulSet"
+        assert R.k8s_get(run, "Service", name).inputs["spec"]["clusterIP"] == "None"
+        assert w.inputs["spec"]["podManagementPolicy"] == "Parallel"
+        assert w.inputs["spec"]["volumeClaimTemplates"]
+    assert R.k8s_workload(run, "central-query").inputs["kind"] == "Deployment"
+    compactors = [w for w in workloads(run) if R.main_container(w)["args"][0] == "compact"]
+    assert len(compactors) == 1
+    assert compactors[0].inputs["spec"]["replicas"] == 1
+    rf = run.config["agentstream:receive"]["replicationFactor"]
+    pdb = R.k8s_get(run, "PodDisruptionBudget", "central-receive")
+    assert pdb.inputs["spec"]["maxUnavailable"] == rf // 2
+
+
+def test_storage_class_and_cluster_domain(stacks):
+    run = stacks(*K8S_RUNS["k8s-existing-ns"])
+    assert R.k8s_kind(run, "Namespace") == []
+    for w in R.k8s_kind(run, "StatefulSet"):
+        for claim in w.inputs["spec"].get("volumeClaimTemplates") or []:
+            assert claim["spec"]["storageClassName"] == "fast"
+    assert run.outputs["remote_write_url"] == "http://central-router.metrics.svc.corp.local:19291/api/v1/receive"
+    assert all(e.endswith(".metrics.svc.corp.local:10901") for e in run.outputs["store_endpoints"])
+
+
+# -- KubernetesTarget directly ------------------------------------------------------------
+def test_target_where():
+    def program():
+        t = a.KubernetesTarget("kubernetes", {"namespace": "obs", "cluster_domain": "example.org"})
+        pulumi.export("svc", t.service_host("w"))
+        pulumi.export("inst", t.instance_host("w", "w-1"))
+        pulumi.export("tmpl", t.instance_host_template("w"))
+
+    run = run_program(program)
+    assert run.outputs == {"svc": "w.obs.svc.example.org", "inst": "w-1.w.obs.svc.example.org", "tmpl": "$(INSTANCE).w.obs.svc.example.org"}
+    ns = run.named("kubernetes-namespace")
+    assert ns.parent == R.component(run, "kubernetes").urn
+
+
+def demo(volumes=True, instance_arg=False, secret_env=False, max_unavailable=None):
+    return Workload(
+        name="demo",
+        component="demo",
+        image="example.com/demo:1.0",
+        args=["--id=$(INSTANCE)"] if instance_arg else ["--port=8080"],
+        ports=[Port("http", 8080, publish=True)],
+        health=HealthCheck(port=8080),
+        replicas=2,
+        config_files=[ConfigFile("/etc/demo/demo.yml", "a: 1\n"), ConfigFile("/etc/demo/key", pulumi.Output.secret("k3y"), secret=True)],
+        volumes=[Volume("data", "/data", size="1Gi")] if volumes else [],
+        secret_env={"TOKEN": pulumi.Output.secret("t0k")} if secret_env else {},
+        user="1234",
+        max_unavailable=max_unavailable,
+    )
+
+
+@pytest.mark.parametrize(
+    "kw,kind",
+    [({"volumes": True}, "StatefulSet"), ({"volumes": False, "instance_arg": True}, "StatefulSet"), ({"volumes": False}, "Deployment")],
+)
+def test_target_picks_statefulset_or_deployment(kw, kind):
+    def program(target):
+        parent = pulumi.ComponentResource("test:index:Owner", "owner")
+        d = target.deploy(demo(**kw), parent=parent)
+        pulumi.export("urls", d.urls)
+
+    run = run_on("kubernetes", program)
+    w = R.k8s_workload(run, "demo")
+    assert w.inputs["kind"] == kind
+    svc = R.k8s_get(run, "Service", "demo")
+    assert (svc.inputs["spec"].get("clusterIP") == "None") == (kind == "StatefulSet")
+    assert run.outputs["urls"] == {"http": "http://demo.obs.svc.cluster.local:8080"}
+    assert R.k8s_kind(run, "PodDisruptionBudget") == []
+    owner = [r for r in run.resources if r.type == "test:index:Owner"][0]
+    assert all(r.parent == owner.urn for r in R.k8s_objects(run) if r.inputs["kind"] != "Namespace")
+    assert validate_k8s_resources(run.resources) == []
+
+
+def test_target_secret_env_and_pdb():
+    def program(target):
+        parent = pulumi.ComponentResource("test:index:Owner", "owner")
+        target.deploy(demo(secret_env=True, max_unavailable=1), parent=parent)
+
+    run = run_on("kubernetes", program)
+    sec = R.k8s_get(run, "Secret", "demo-secret")
+    assert sec.inputs["stringData"] == {"key": "k3y", "TOKEN": "t0k"}
+    assert sec.is_secret("stringData.key") and sec.is_secret("stringData.TOKEN")
+    env = R.env_of(R.main_container(R.k8s_workload(run, "demo")))
+    assert env["TOKEN"] == {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "demo-secret", "key": "TOKEN"}}}
+    assert "t0k" not in str(R.k8s_workload(run, "demo").inputs)
+    assert R.k8s_get(run, "PodDisruptionBudget", "demo").inputs["spec"]["maxUnavailable"] == 1
+    assert validate_k8s_resources(run.resources) == []
+
+
+def test_config_hash_annotation_follows_content():
+    def hash_for(content):
+        def program(target):
+            w = demo()
+            w.config_files[0] = ConfigFile("/etc/demo/demo.yml", content)
+            target.deploy(w, parent=pulumi.ComponentResource("test:index:Owner", "owner"))
+
+        run = run_on("kubernetes", program)
+        return R.k8s_workload(run, "demo").inputs["spec"]["template"]["metadata"]["annotations"]["agentstream.io/config-hash"]
+
+    assert hash_for("a: 1\n") == hash_for("a: 1\n")
+    assert hash_for("a: 1\n") != hash_for("a: 2\n")
+
+
+@pytest.mark.parametrize("args", [{"namespace": "Bad_NS"}, {"namespace": "x" * 41}])
+def test_target_args_validated_before_registration(args):
+    with pytest.raises(ValueError, match="kubernetes.namespace") as e:
+        run_program(lambda: a.KubernetesTarget("kubernetes", args))
+    assert e.value.recorded == []

@@ -1,0 +1,204 @@
+"""AgentFleet on both targets, constructed directly under mocks."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+import yaml
+
+import agentstream as a
+from agentstream import versions
+from agentstream.agent_fleet import validate_fleet_args
+from agentstream.config.prometheus import DEFAULT_QUEUE_CONFIG
+from agentstream.receive_cluster import validate_receive_args
+from tests.support import resources as R
+from tests.support.programs import K8S_NAMESPACE, run_on
+
+NS = K8S_NAMESPACE
+
+
+def build(fleet_args=None, receive_args=None, with_receive=True, name="batmobile"):
+    def program(target):
+        rc = a.ReceiveCluster("central", receive_args or {"replicas": 1}, target) if with_receive else None
+        fleet = a.AgentFleet(name, fleet_args or {}, target, receive=rc)
+        pulumi.export("agents", fleet.agents)
+        pulumi.export("fleet_remote_write_url", fleet.remote_write_url)
+        if rc is not None:
+            pulumi.export("remote_write_url", rc.remote_write_url)
+
+    return program
+
+
+def agent_configs(run, kind, workload="batmobile-agent"):
+    """(config text, args, env INSTANCE per agent) as each agent sees them."""
+    if kind == "docker":
+        out = []
+        for c in R.containers_of(run, workload):
+            env = dict(e.split("=", 1) for e in c.inputs["envs"])
+            out.append((R.upload(c, "/etc/prometheus/prometheus.yml"), c.inputs["command"], env["INSTANCE"]))
+        return out
+    sts = R.k8s_workload(run, workload)
+    text, obj, _ = R.k8s_file(run, sts, "/etc/prometheus/prometheus.yml")
+    assert obj.inputs["kind"] == "ConfigMap"
+    env = R.env_of(R.main_container(sts))
+    assert env["INSTANCE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    return [(text, R.main_container(sts)["args"], pod) for pod in R.statefulset_pods(sts)]
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_graph_and_names(kind):
+    run = run_on(kind, build({"agents": 3}))
+    comp = R.component(run, "batmobile")
+    kids = run.children(comp)
+    assert kids and all(r.name.startswith("batmobile-") for r in kids)
+    assert run.outputs["agents"] == ["batmobile-agent-0", "batmobile-agent-1", "batmobile-agent-2"]
+    if kind == "docker":
+        assert [c.name for c in R.containers_of(run, "batmobile-agent")] == run.outputs["agents"]
+        assert all(c.parent == comp.urn for c in R.containers_of(run, "batmobile-agent"))
+    else:
+        sts = R.k8s_workload(run, "batmobile-agent")
+        assert sts.inputs["kind"] == "StatefulSet" and sts.inputs["spec"]["replicas"] == 3
+        assert sts.parent == comp.urn
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_agent_config_wiring(kind):
+    run = run_on(kind, build({"agents": 2, "scrape_interval": "5s"}))
+    configs = agent_configs(run, kind)
+    assert len(configs) == 2
+    texts = {t for t, _, _ in configs}
+    assert len(texts) == 1, "agents of a fleet share one byte-identical config"
+    cfg = yaml.safe_load(texts.pop())
+    for forbidden in ("rule_files", "alerting", "remote_read"):
+        assert forbidden not in cfg
+    (rw,) = cfg["remote_write"]
+    receive_host = "central-receive" if kind == "docker" else f"central-receive.{NS}.svc.cluster.local"
+    assert rw["url"] == run.outputs["remote_write_url"] == f"http://{receive_host}:19291/api/v1/receive"
+    assert rw["protobuf_message"] == "prometheus.WriteRequest"
+    assert rw["queue_config"] == DEFAULT_QUEUE_CONFIG
+    assert rw["headers"] == {"THANOS-TENANT": "batmobile"}
+    assert cfg["global"]["external_labels"] == {"cluster": "batmobile", "prometheus_replica": "${INSTANCE}"}
+    assert cfg["global"]["scrape_interval"] == "5s"
+    hosts = [f"batmobile-agent-{i}" if kind == "docker" else f"batmobile-agent-{i}.batmobile-agent.{NS}.svc.cluster.local" for i in range(2)]
+    assert cfg["scrape_configs"][0]["static_configs"][0]["targets"] == [f"{h}:9090" for h in hosts]
+    # each agent's ${INSTANCE} is its own name: distinct replica labels
+    assert sorted(inst for _, _, inst in configs) == ["batmobile-agent-0", "batmobile-agent-1"]
+    for _, args, _ in configs:
+        assert "--agent" in args
+        assert R.flag(args, "config.file") == "/etc/prometheus/prometheus.yml"
+        assert R.flag(args, "storage.agent.path") == "/prometheus"
+        assert R.flag(args, "storage.agent.retention.max-time") == "4h"
+        assert not R.flags(args, "storage.tsdb.path")
+    has_sd = any(j.get("kubernetes_sd_configs") for j in cfg["scrape_configs"])
+    assert has_sd == (kind == "kubernetes")
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_wal_on_a_volume(kind):
+    run = run_on(kind, build({"agents": 2, "wal_size": "3Gi"}))
+    if kind == "docker":
+        for c in R.containers_of(run, "batmobile-agent"):
+            assert c.inputs["volumes"] == [{"volumeName": f"{c.name}-wal", "containerPath": "/prometheus"}]
+            assert run.named(f"{c.name}-wal").type == "docker:index/volume:Volume"
+    else:
+        sts = R.k8s_workload(run, "batmobile-agent")
+        mounts = {m["name"]: m["mountPath"] for m in R.main_container(sts)["volumeMounts"]}
+        assert mounts["wal"] == "/prometheus"
+        (claim,) = sts.inputs["spec"]["volumeClaimTemplates"]
+        assert claim["metadata"]["name"] == "wal"
+        assert claim["spec"]["resources"]["requests"]["storage"] == "3Gi"
+
+
+def test_kubernetes_discovery_rbac_only_with_sd():
+    run = run_on("kubernetes", build({"agents": 1}))
+    role = R.k8s_get(run, "ClusterRole", f"{NS}-batmobile-agent-discovery")
+    verbs = {v for rule in role.inputs["rules"] for v in rule["verbs"]}
+    assert verbs == {"get", "list", "watch"}
+    binding = R.k8s_get(run, "ClusterRoleBinding", f"{NS}-batmobile-agent-discovery")
+    assert binding.inputs["subjects"] == [{"kind": "ServiceAccount", "name": "batmobile-agent", "namespace": NS}]
+    assert R.pod_spec(R.k8s_workload(run, "batmobile-agent"))["automountServiceAccountToken"] is True
+
+    run = run_on("kubernetes", build({"agents": 1, "kubernetes_sd": False}))
+    assert R.k8s_kind(run, "ClusterRole") == []
+    assert R.pod_spec(R.k8s_workload(run, "batmobile-agent"))["automountServiceAccountToken"] is False
+
+
+def test_custom_settings_reach_config():
+    queue = {"capacity": 2500, "max_shards": 4, "retry_on_http_429": True}
+    run = run_on(
+        "docker",
+        build(
+            {"cluster": "gotham", "external_labels": {"region": "eu"}, "tenant": "wayne", "queue_config": queue, "static_targets": ["node:9100"], "wal_retention": "8h"},
+            receive_args={"replicas": 1, "tenant_header": "X-Scope-OrgID"},
+        ),
+    )
+    (text, args, _) = agent_configs(run, "docker")[0]
+    cfg = yaml.safe_load(text)
+    assert cfg["global"]["external_labels"] == {"cluster": "gotham", "region": "eu", "prometheus_replica": "${INSTANCE}"}
+    rw = cfg["remote_write"][0]
+    assert rw["headers"] == {"X-Scope-OrgID": "wayne"}
+    assert rw["queue_config"] == queue
+    assert {"job_name": "static", "static_configs": [{"targets": ["node:9100"]}]} in cfg["scrape_configs"]
+    assert R.flag(args, "storage.agent.retention.max-time") == "8h"
+
+
+def test_standalone_fleet_with_remote_write_url():
+    url = "https://central.example.com/api/v1/receive"
+    run = run_on("docker", build({"remote_write_url": url}, with_receive=False))
+    assert run.outputs["fleet_remote_write_url"] == url
+    cfg = yaml.safe_load(agent_configs(run, "docker")[0][0])
+    assert cfg["remote_write"][0]["url"] == url
+    assert cfg["remote_write"][0]["headers"] == {"THANOS-TENANT": "batmobile"}
+
+
+def test_image_pinned_and_overridable():
+    run = run_on("docker", build({}))
+    assert R.containers_of(run, "batmobile-agent")[0].inputs["image"] == versions.PROMETHEUS_IMAGE
+    run = run_on("docker", build({"image": "quay.io/prometheus/prometheus:v3.5.0"}))
+    assert R.containers_of(run, "batmobile-agent")[0].inputs["image"] == "quay.io/prometheus/prometheus:v3.5.0"
+
+
+# -- validation -------------------------------------------------------------------------
+RECEIVE = validate_receive_args({})
+
+
+@pytest.mark.parametrize(
+    "args,receive,kind,field,allowed",
+    [
+        ({"agents": 0}, RECEIVE, "docker", "fleets[f].agents", "between 1 and 32"),
+        ({"agents": 33}, RECEIVE, "docker", "fleets[f].agents", "between 1 and 32"),
+        ({"replica_label": "bad-label"}, RECEIVE, "docker", "fleets[f].replicaLabel", "[a-zA-Z_]"),
+        ({"replica_label": "__reserved"}, RECEIVE, "docker", "fleets[f].replicaLabel", "not starting with '__'"),
+        ({"replica_label": "replica"}, RECEIVE, "docker", "fleets[f].replicaLabel", "prometheus_replica"),
+        ({"external_labels": {"9x": "v"}}, RECEIVE, "docker", "fleets[f].externalLabels.9x", "[a-zA-Z_]"),
+        ({"external_labels": {"region": ""}}, RECEIVE, "docker", "fleets[f].externalLabels.region", "non-empty"),
+        ({"external_labels": {"cluster": "x"}}, RECEIVE, "docker", "fleets[f].externalLabels.cluster", "other label names"),
+        ({"external_labels": {"receive_replica": "x"}}, RECEIVE, "docker", "fleets[f].externalLabels", "receive_replica"),
+        ({"external_labels": {"tenant_id": "x"}}, RECEIVE, "docker", "fleets[f].externalLabels", "tenant_id"),
+        ({"replica_label": "receive_replica"}, RECEIVE, "docker", "fleets[f].replicaLabel", "receive_replica"),
+        ({"scrape_interval": "15"}, RECEIVE, "docker", "fleets[f].scrapeInterval", "Prometheus duration"),
+        ({"wal_retention": "0s"}, RECEIVE, "docker", "fleets[f].walRetention", "Prometheus duration"),
+        ({"static_targets": ["nohostport"]}, RECEIVE, "docker", "fleets[f].staticTargets[0]", "host:port"),
+        ({"static_targets": ["h:99999"]}, RECEIVE, "docker", "fleets[f].staticTargets[0]", "host:port"),
+        ({"kubernetes_sd": True}, RECEIVE, "docker", "fleets[f].kubernetesSd", "kubernetes target"),
+        ({"queue_config": {"capacityy": 1}}, RECEIVE, "docker", "fleets[f].queueConfig", "allowed keys"),
+        ({}, None, "docker", "fleets[f].remoteWriteUrl", "required"),
+        ({"remote_write_url": "ftp://x"}, None, "docker", "fleets[f].remoteWriteUrl", "http://"),
+    ],
+)
+def test_validation(args, receive, kind, field, allowed):
+    with pytest.raises(ValueError) as e:
+        validate_fleet_args("f", args, receive, kind)
+    assert field in str(e.value) and allowed in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("name", ["Bat", "bat_mobile", "-x", "x" * 41, ""])
+def test_bad_fleet_name(name):
+    with pytest.raises(ValueError, match="fleet.name"):
+        validate_fleet_args(name, {}, RECEIVE, "docker")
+
+
+def test_invalid_fleet_registers_no_fleet():
+    with pytest.raises(ValueError, match="agents") as e:
+        run_on("docker", build({"agents": 0}))
+    assert not [r for r in e.value.recorded if r.name.startswith("batmobile")]

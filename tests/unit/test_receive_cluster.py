@@ -1,0 +1,303 @@
+"""ReceiveCluster on both targets, constructed directly under mocks."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+import yaml
+
+import agentstream as a
+from agentstream import versions
+from agentstream.receive_cluster import validate_receive_args, write_quorum
+from tests.support import resources as R
+from tests.support.programs import K8S_NAMESPACE, run_on
+
+NS = K8S_NAMESPACE
+
+
+def build(args=None, engine="seaweedfs"):
+    def program(target):
+        store = a.ObjectStore("objstore", {"engine": engine}, target) if engine else None
+        rc = a.ReceiveCluster("central", args or {}, target, object_store=store)
+        for k in ("query_url", "remote_write_url", "external_remote_write_url", "store_endpoints", "hashring"):
+            pulumi.export(k, getattr(rc, k))
+
+    return program
+
+
+def svc(kind, workload):
+    return workload if kind == "docker" else f"{workload}.{NS}.svc.cluster.local"
+
+
+def pod_host(kind, workload, i):
+    return f"{workload}-{i}" if kind == "docker" else f"{workload}-{i}.{workload}.{NS}.svc.cluster.local"
+
+
+def receive_args_by_instance(run, kind, workload="central-receive"):
+    """instance name -> args as the process sees them ($(INSTANCE) expanded on k8s)."""
+    if kind == "docker":
+        return {c.name: c.inputs["command"] for c in R.containers_of(run, workload)}
+    sts = R.k8s_workload(run, workload)
+    args = R.main_container(sts)["args"]
+    return {pod: [R.expand_instance(x, pod) for x in args] for pod in R.statefulset_pods(sts)}
+
+
+def file_of(run, kind, workload, path):
+    if kind == "docker":
+        contents = {R.upload(c, path) for c in R.containers_of(run, workload)}
+        assert len(contents) == 1, "every instance gets the same file"
+        return contents.pop()
+    return R.k8s_file(run, R.k8s_workload(run, workload), path)[0]
+
+
+# -- graph ------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_children_named_and_parented(kind):
+    run = run_on(kind, build({"replicas": 3}))
+    comp = R.component(run, "central")
+    assert comp.parent is not None and comp.parent.endswith("pulumi:pulumi:Stack::agentstream-unit-" + kind)
+    kids = run.children(comp)
+    assert kids
+    assert all(r.name.startswith("central-") for r in kids), [r.name for r in kids]
+    # nothing of the cluster leaks to other parents
+    for r in run.resources:
+        if r.name.startswith("central-"):
+            assert r.parent == comp.urn, r.name
+
+
+def test_docker_graph():
+    run = run_on("docker", build({"replicas": 3, "query_replicas": 2}))
+    assert [c.name for c in R.containers_of(run, "central-receive")] == [f"central-receive-{i}" for i in range(3)]
+    assert len(R.containers_of(run, "central-query")) == 2
+    assert len(R.containers_of(run, "central-store")) == 1
+    assert len(R.containers_of(run, "central-compact")) == 1
+    for c in R.containers(run):
+        if c.name.startswith("central-"):
+            assert c.inputs["image"] == versions.THANOS_IMAGE
+
+
+def test_kubernetes_graph():
+    run = run_on("kubernetes", build({"replicas": 3, "query_replicas": 2}))
+    assert R.k8s_workload(run, "central-receive").inputs["kind"] == "StatefulSet"
+    assert R.k8s_workload(run, "central-receive").inputs["spec"]["replicas"] == 3
+    assert R.k8s_workload(run, "central-store").inputs["kind"] == "StatefulSet"
+    q = R.k8s_workload(run, "central-query")
+    assert q.inputs["kind"] == "Deployment" and q.inputs["spec"]["replicas"] == 2
+    compact = R.k8s_workload(run, "central-compact")
+    assert compact.inputs["spec"]["replicas"] == 1
+    for name in ("central-receive", "central-store"):
+        service = R.k8s_get(run, "Service", name)
+        assert service.inputs["spec"]["clusterIP"] == "None"
+        assert R.k8s_workload(run, name).inputs["spec"]["serviceName"] == name
+    assert R.k8s_get(run, "Service", "central-query").inputs["spec"].get("clusterIP") is None
+
+
+# -- hashring and local endpoints ------------------------------------------------------
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+@pytest.mark.parametrize("replicas,rf", [(1, 1), (3, 3), (4, 2), (5, 3)])
+def test_local_endpoint_equals_hashring_entry(kind, replicas, rf):
+    run = run_on(kind, build({"replicas": replicas, "replication_factor": rf}))
+    ring = json.loads(file_of(run, kind, "central-receive", "/etc/thanos/hashrings.json"))
+    assert ring == json.loads(run.outputs["hashring"])
+    (entry,) = ring
+    expected = [f"{pod_host(kind, 'central-receive', i)}:10901" for i in range(replicas)]
+    assert entry["endpoints"] == expected
+    assert entry["algorithm"] == "ketama"
+    per_instance = receive_args_by_instance(run, kind)
+    assert sorted(per_instance) == [f"central-receive-{i}" for i in range(replicas)]
+    local = [R.flag(per_instance[f"central-receive-{i}"], "receive.local-endpoint") for i in range(replicas)]
+    assert local == entry["endpoints"]  # byte for byte, in order
+    for inst, args in per_instance.items():
+        assert R.flag(args, "receive.replication-factor") == str(rf)
+        assert R.flag(args, "receive.hashrings-file") == "/etc/thanos/hashrings.json"
+        assert R.flag(args, "receive.hashrings-algorithm") == "ketama"
+        assert R.flag(args, "label") == f'receive_replica="{inst}"'
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_hashmod(kind):
+    run = run_on(kind, build({"replicas": 2, "replication_factor": 1, "hashring_algorithm": "hashmod"}))
+    assert json.loads(run.outputs["hashring"])[0]["algorithm"] == "hashmod"
+    for args in receive_args_by_instance(run, kind).values():
+        assert R.flag(args, "receive.hashrings-algorithm") == "hashmod"
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_router_tier(kind):
+    run = run_on(kind, build({"replicas": 3, "router_replicas": 2}))
+    ring = json.loads(file_of(run, kind, "central-router", "/etc/thanos/hashrings.json"))[0]
+    ingest = receive_args_by_instance(run, kind, "central-receive")
+    assert ring["endpoints"] == [R.flag(ingest[f"central-receive-{i}"], "receive.local-endpoint") for i in range(3)]
+    for args in ingest.values():
+        assert R.flags(args, "receive.hashrings-file") == []  # ingest only
+    routers = receive_args_by_instance(run, kind, "central-router")
+    assert len(routers) == 2
+    for args in routers.values():
+        assert R.flag(args, "receive.replication-factor") == "3"
+        assert R.flags(args, "receive.local-endpoint") == []
+        assert R.flags(args, "objstore.config-file") == []
+    assert run.outputs["remote_write_url"] == f"http://{svc(kind, 'central-router')}:19291/api/v1/receive"
+    # query still reads the ingesters, not the routers
+    assert all("central-router" not in e for e in run.outputs["store_endpoints"])
+    if kind == "docker":
+        published = {c.name: c.inputs.get("ports") for c in R.containers(run) if c.inputs.get("ports")}
+        assert published["central-router-0"] == [{"ip": "127.0.0.1", "internal": 19291, "external": 19291}]
+        assert not any(n.startswith("central-receive") for n in published)
+
+
+# -- query and outputs ---------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_query_fans_out_and_dedups(kind):
+    run = run_on(kind, build({"replicas": 3, "agent_replica_labels": ["prometheus_replica", "replica"]}))
+    expected = [f"{pod_host(kind, 'central-receive', i)}:10901" for i in range(3)] + [f"{pod_host(kind, 'central-store', 0)}:10901"]
+    assert run.outputs["store_endpoints"] == expected
+    sd = yaml.safe_load(file_of(run, kind, "central-query", "/etc/thanos/endpoints.yaml"))
+    assert [e["address"] for e in sd["endpoints"]] == expected
+    args = R.containers_of(run, "central-query")[0].inputs["command"] if kind == "docker" else R.main_container(R.k8s_workload(run, "central-query"))["args"]
+    assert args[0] == "query"
+    assert R.flags(args, "query.replica-label") == ["receive_replica", "prometheus_replica", "replica"]
+    assert R.flag(args, "endpoint.sd-config-file") == "/etc/thanos/endpoints.yaml"
+    assert not R.flags(args, "store") and not R.flags(args, "endpoint")  # removed / deprecated
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_outputs(kind):
+    run = run_on(kind, build({"replicas": 2, "replication_factor": 2}))
+    assert run.outputs["remote_write_url"] == f"http://{svc(kind, 'central-receive')}:19291/api/v1/receive"
+    if kind == "docker":
+        assert run.outputs["query_url"] == "http://127.0.0.1:10902"
+        assert run.outputs["external_remote_write_url"] == "http://127.0.0.1:19291/api/v1/receive"
+    else:
+        assert run.outputs["query_url"] == f"http://central-query.{NS}.svc.cluster.local:10902"
+    ring = json.loads(run.outputs["hashring"])
+    assert ring[0]["endpoints"] == run.outputs["store_endpoints"][:2]
+
+
+def test_docker_custom_host_ports():
+    run = run_on("docker", build({"query_port": 19090, "remote_write_port": 29291}), {"publish_address": "0.0.0.0"})
+    assert run.outputs["query_url"] == "http://0.0.0.0:19090"
+    assert run.outputs["external_remote_write_url"] == "http://0.0.0.0:29291/api/v1/receive"
+    q = R.containers_of(run, "central-query")[0]
+    assert q.inputs["ports"] == [{"ip": "0.0.0.0", "internal": 10902, "external": 19090}]
+    # the in-network URL keeps the container port
+    assert run.outputs["remote_write_url"] == "http://central-receive:19291/api/v1/receive"
+
+
+def test_docker_publish_remote_write_off():
+    run = run_on("docker", build({"publish_remote_write": False}))
+    published = [c.name for c in R.containers(run) if c.inputs.get("ports")]
+    assert published == ["central-query-0"]
+
+
+# -- object store wiring -----------------------------------------------------------
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_objstore_reaches_receive_store_compact_as_secret(kind):
+    run = run_on(kind, build({"replicas": 2, "replication_factor": 1}))
+    for workload in ("central-receive", "central-store", "central-compact"):
+        if kind == "docker":
+            cs = R.containers_of(run, workload)
+            assert cs
+            for c in cs:
+                i = R.upload_index(c, "/etc/thanos/objstore.yml")
+                assert c.is_secret(f"uploads.{i}.content")
+                assert yaml.safe_load(c.inputs["uploads"][i]["content"])["type"] == "S3"
+                assert R.flag(c.inputs["command"], "objstore.config-file") == "/etc/thanos/objstore.yml"
+        else:
+            w = R.k8s_workload(run, workload)
+            content, obj, path = R.k8s_file(run, w, "/etc/thanos/objstore.yml")
+            assert obj.inputs["kind"] == "Secret" and obj.is_secret(path)
+            assert yaml.safe_load(content)["type"] == "S3"
+            assert R.flag(R.main_container(w)["args"], "objstore.config-file") == "/etc/thanos/objstore.yml"
+    assert R.flags(
+        (R.containers_of(run, "central-query")[0].inputs["command"] if kind == "docker" else R.main_container(R.k8s_workload(run, "central-query"))["args"]),
+        "objstore.config-file",
+    ) == []
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_without_object_store(kind):
+    run = run_on(kind, build({"replicas": 2, "replication_factor": 2}, engine=None))
+    names = {r.name for r in run.resources}
+    assert not any(n.startswith(("central-store", "central-compact")) for n in names)
+    assert run.outputs["store_endpoints"] == [f"{pod_host(kind, 'central-receive', i)}:10901" for i in range(2)]
+    for args in receive_args_by_instance(run, kind).values():
+        assert R.flags(args, "objstore.config-file") == []
+
+
+def test_compactor_flags():
+    run = run_on("docker", build({"replica_label": "rr"}))
+    (c,) = R.containers_of(run, "central-compact")
+    args = c.inputs["command"]
+    assert args[0] == "compact" and "--wait" in args
+    assert R.flag(args, "deduplication.replica-label") == "rr"
+
+
+def test_tenancy_and_tsdb_flags():
+    run = run_on("docker", build({"tenant_header": "X-Scope-OrgID", "default_tenant": "anon", "tenant_label": "tenant", "retention": "12h", "block_duration": "2h"}))
+    for args in receive_args_by_instance(run, "docker").values():
+        assert R.flag(args, "receive.tenant-header") == "X-Scope-OrgID"
+        assert R.flag(args, "receive.default-tenant-id") == "anon"
+        assert R.flag(args, "receive.tenant-label-name") == "tenant"
+        assert R.flag(args, "tsdb.retention") == "12h"
+        assert R.flag(args, "tsdb.min-block-duration") == R.flag(args, "tsdb.max-block-duration") == "2h"
+
+
+# -- PDB and quorum ------------------------------------------------------------------
+@pytest.mark.parametrize("replicas,rf", [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (5, 2)])
+def test_pdb_max_unavailable_is_floor_half_rf(replicas, rf):
+    run = run_on("kubernetes", build({"replicas": replicas, "replication_factor": rf}, engine=None))
+    pdb = R.k8s_get(run, "PodDisruptionBudget", "central-receive")
+    assert pdb.inputs["spec"]["maxUnavailable"] == rf // 2
+    sts = R.k8s_workload(run, "central-receive")
+    assert pdb.inputs["spec"]["selector"]["matchLabels"] == sts.inputs["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("rf,quorum", [(1, 1), (2, 1), (3, 2), (4, 3), (5, 3), (6, 4)])
+def test_write_quorum(rf, quorum):
+    assert write_quorum(rf) == quorum
+
+
+# -- args -------------------------------------------------------------------------------
+def test_defaults():
+    a_ = validate_receive_args({})
+    assert (a_["replicas"], a_["replication_factor"], a_["hashring_algorithm"], a_["router_replicas"]) == (3, 3, "ketama", 0)
+    assert validate_receive_args({"replicas": 2})["replication_factor"] == 2  # capped at replicas
+
+
+@pytest.mark.parametrize(
+    "args,field,allowed",
+    [
+        ({"replicas": 2, "replication_factor": 3}, "receive.replicationFactor", "1 to 2"),
+        ({"replication_factor": 0}, "receive.replicationFactor", ">= 1"),
+        ({"replicas": 0}, "receive.replicas", "between 1 and 64"),
+        ({"replicas": "3"}, "receive.replicas", "integer"),
+        ({"hashring_algorithm": "random"}, "receive.hashringAlgorithm", "ketama, hashmod"),
+        ({"replica_label": "1abc"}, "receive.replicaLabel", "[a-zA-Z_]"),
+        ({"replica_label": "prometheus_replica"}, "receive.replicaLabel", "different from"),
+        ({"replica_label": "tenant_id"}, "receive.replicaLabel", "different from"),
+        ({"agent_replica_labels": ["ok", "not-ok"]}, "receive.agentReplicaLabels[1]", "[a-zA-Z_]"),
+        ({"tenant_header": "bad header"}, "receive.tenantHeader", "letters, digits"),
+        ({"retention": "1h", "block_duration": "2h"}, "receive.retention", "at least one block"),
+        ({"retention": "forever"}, "receive.retention", "Prometheus duration"),
+        ({"query_port": 70000}, "receive.queryPort", "between 1 and 65535"),
+        ({"query_port": 19291}, "queryPort, remoteWritePort", "unique"),
+        ({"router_replicas": -1}, "receive.routerReplicas", "between 0 and 16"),
+    ],
+)
+def test_validation(args, field, allowed):
+    with pytest.raises(ValueError) as e:
+        validate_receive_args(args)
+    assert field in str(e.value) and allowed in str(e.value)
+
+
+def test_same_host_port_allowed_when_remote_write_not_published():
+    assert validate_receive_args({"query_port": 19291, "publish_remote_write": False})["query_port"] == 19291
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_invalid_args_register_nothing_of_the_cluster(kind):
+    with pytest.raises(ValueError, match="replicationFactor") as e:
+        run_on(kind, build({"replicas": 1, "replication_factor": 2}, engine=None))
+    assert not [r for r in e.value.recorded if r.name.startswith("central")]
