@@ -19,7 +19,7 @@ from .config.prometheus import DEFAULT_QUEUE_CONFIG
 from .receive_cluster import ReceiveCluster
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target
-from .validation import check_duration, check_int, check_label_name, check_labels, check_name
+from .validation import check_duration, check_image, check_int, check_label_name, check_labels, check_name
 
 # -- args and defaults --------------------------------------------------------
 DEFAULT_AGENTS = 1
@@ -123,6 +123,7 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
     a.setdefault("tenant", name)
     a.setdefault("tenant_header", receive["tenant_header"] if receive is not None else DEFAULT_TENANT_HEADER)
     a.setdefault("wal_size", DEFAULT_WAL_SIZE)
+    check_image(f"fleets[{name}].image", a.setdefault("image", versions.PROMETHEUS_IMAGE))
     return a
 
 
@@ -168,7 +169,7 @@ class AgentFleet(pulumi.ComponentResource):
         self.workload = Workload(
             name=workload_name,
             component="prometheus-agent",
-            image=a.get("image") or versions.PROMETHEUS_IMAGE,
+            image=a["image"],
             # The image's default CMD carries --storage.tsdb.path, which agent
             # mode rejects, so the whole command line is ours.
             args=[

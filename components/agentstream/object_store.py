@@ -25,7 +25,7 @@ from . import versions
 from .config import render_filesystem_objstore, render_s3_objstore, render_seaweedfs_identities
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target
-from .validation import check_choice
+from .validation import check_choice, check_image
 
 # -- args and defaults --------------------------------------------------------
 ENGINES = ("seaweedfs", "minio", "filesystem", "external")
@@ -81,6 +81,9 @@ def validate_object_store_args(args: ObjectStoreArgs, target_kind: str) -> dict:
         if isinstance(cfg, str):
             _check_external_config(cfg)
     a.setdefault("storage_size", DEFAULT_STORAGE_SIZE)
+    if engine in ("seaweedfs", "minio"):
+        default = versions.SEAWEEDFS_IMAGE if engine == "seaweedfs" else versions.MINIO_IMAGE
+        check_image(f"images.{engine}", a.setdefault("image", default))
     return a
 
 
@@ -173,7 +176,7 @@ class ObjectStore(pulumi.ComponentResource):
         return Workload(
             name=wname,
             component="seaweedfs",
-            image=a.get("image") or versions.SEAWEEDFS_IMAGE,
+            image=a["image"],
             command=["/usr/bin/weed"],
             args=[
                 "-logtostderr=true",
@@ -206,7 +209,7 @@ class ObjectStore(pulumi.ComponentResource):
         return Workload(
             name=wname,
             component="minio",
-            image=a.get("image") or versions.MINIO_IMAGE,
+            image=a["image"],
             # The upstream image ships `mc`: once the server answers, create
             # the bucket, then hand the shell over to the server. mc gets the
             # keys through MC_HOST_local, built inside the container from the
@@ -214,7 +217,9 @@ class ObjectStore(pulumi.ComponentResource):
             command=["/bin/sh", "-c"],
             args=[_MINIO_START.format(port=MINIO_S3_PORT, bucket=bucket)],
             ports=[Port("s3", MINIO_S3_PORT)],
-            health=HealthCheck(port=MINIO_S3_PORT, ready_path="/minio/health/ready", live_path="/minio/health/live"),
+            health=HealthCheck(
+                port=MINIO_S3_PORT, ready_path="/minio/health/ready", live_path="/minio/health/live", http_client="curl"
+            ),
             env={
                 "MINIO_ROOT_USER_FILE": "/run/secrets/minio/access_key",
                 "MINIO_ROOT_PASSWORD_FILE": "/run/secrets/minio/secret_key",

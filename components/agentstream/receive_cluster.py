@@ -23,6 +23,7 @@ from .targets import Target
 from .validation import (
     check_choice,
     check_duration,
+    check_image,
     check_int,
     check_label_name,
     check_port,
@@ -148,6 +149,7 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
     if a["publish_remote_write"]:
         check_unique("receive host ports (queryPort, remoteWritePort)", [a["query_port"], a["remote_write_port"]])
     a.setdefault("storage_size", DEFAULT_STORAGE_SIZE)
+    check_image("images.thanos", a.setdefault("image", versions.THANOS_IMAGE))
     return a
 
 
@@ -177,7 +179,7 @@ class ReceiveCluster(pulumi.ComponentResource):
         super().__init__("agentstream:index:ReceiveCluster", name, None, opts)
         self.settings = a
         self.target = target
-        image = a.get("image") or versions.THANOS_IMAGE
+        image = a["image"]
         rf = a["replication_factor"]
         ingest_name = f"{name}-receive"
         router_name = f"{name}-router" if a["router_replicas"] else None

@@ -79,6 +79,9 @@ class HealthCheck:
     live_path: str = "/-/healthy"
     # Seconds: how long a fresh start may take before liveness counts.
     start_period: int = 30
+    # The HTTP client the image ships, for targets that probe from inside
+    # the container (Docker): busybox-based images have wget, MinIO's has curl.
+    http_client: str = "wget"
 
 
 @dataclass

@@ -81,6 +81,23 @@ def check_port(field: str, value: object) -> int:
     return check_int(field, value, 1, 65535)
 
 
+# A pinned image: a tag that is not "latest", or a digest.
+IMAGE_RE = re.compile(r"^[a-z0-9][\w.\-/]*(:\d+)?(/[\w.\-]+)*(:[\w][\w.\-]{0,127}|@sha256:[0-9a-f]{64})$")
+
+
+def check_image(field: str, value: object) -> str:
+    if (
+        not isinstance(value, str)
+        or not IMAGE_RE.match(value)
+        or value.rsplit("/", 1)[-1].split("@")[0].endswith(":latest")
+        or ":" not in value.rsplit("/", 1)[-1] and "@" not in value
+    ):
+        raise ValueError(
+            f"{field}: {value!r} is not a pinned image; allowed: repository:tag (not latest) or repository@sha256:<digest>"
+        )
+    return value
+
+
 def check_unique(field: str, values: Iterable[object]) -> None:
     seen: set[object] = set()
     for v in values:

@@ -57,6 +57,7 @@ CASES = {
     "fleets-on-central": ("central", {"agentstream:fleets": [{"name": "batmobile"}]}, ["agentstream:fleets", "edge stacks"]),
     "edge-without-central": ("edge-batmobile", {"agentstream:centralStack": ""}, ["agentstream:centralStack", "remoteWriteUrl"]),
     "bad-bucket": ("dev", {"agentstream:objectStore": {"bucket": "My_Bucket"}}, ["objectStore.bucket", "lower-case letters"]),
+    "bad-publish-address": ("dev", {"agentstream:docker": {"publishAddress": "localhost"}}, ["docker.publishAddress", "allowed: an address"]),
     "unknown-queue-key": ("dev", {"agentstream:fleets": [{"name": "batmobile", "queueConfig": {"maxShards": 4}}]}, ["queueConfig", "allowed keys", "max_shards"]),
 }
 

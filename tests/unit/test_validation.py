@@ -108,3 +108,32 @@ def test_every_image_pinned_in_one_place():
     assert re.fullmatch(r"v3\.\d+\.\d+", versions.PROMETHEUS_VERSION)
     assert re.fullmatch(r"v0\.\d+\.\d+", versions.THANOS_VERSION)
     assert versions.MINIO_VERSION == "RELEASE.2025-10-15T17-29-55Z"  # the last community release
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["quay.io/thanos/thanos:v0.42.5", "localhost:5000/team/prometheus:v3.16.0", "busybox@sha256:" + "a" * 64],
+)
+def test_check_image_accepts_pinned(image):
+    from agentstream.validation import check_image
+
+    assert check_image("images.x", image) == image
+
+
+@pytest.mark.parametrize("image", ["thanos", "quay.io/thanos/thanos:latest", "localhost:5000/thanos", "a b:1"])
+def test_check_image_rejects_unpinned(image):
+    from agentstream.validation import check_image
+
+    with pytest.raises(ValueError, match=r"images.x: .* allowed: repository:tag \(not latest\)"):
+        check_image("images.x", image)
+
+
+def test_components_refuse_unpinned_images_when_imported():
+    """Used directly (not through stack config), components still refuse `latest`."""
+    from agentstream.agent_fleet import validate_fleet_args
+    from agentstream.receive_cluster import validate_receive_args
+
+    with pytest.raises(ValueError, match="images.thanos"):
+        validate_receive_args({"image": "quay.io/thanos/thanos:latest"})
+    with pytest.raises(ValueError, match=r"fleets\[edge\].image"):
+        validate_fleet_args("edge", {"image": "prom/prometheus", "remote_write_url": "http://r:19291"}, None, "docker")

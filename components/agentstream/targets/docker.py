@@ -8,6 +8,7 @@ Only ports marked ``publish`` reach the host, on ``publish_address``
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Optional, TypedDict
 
 import pulumi
@@ -42,6 +43,13 @@ class DockerTarget(Target):
         args = dict(args or {})
         self.network_name = check_name("docker.network", args.get("network", DEFAULT_NETWORK))
         self.publish_address = args.get("publish_address", DEFAULT_PUBLISH_ADDRESS)
+        try:
+            ipaddress.ip_address(self.publish_address)
+        except ValueError:
+            raise ValueError(
+                f"docker.publishAddress: {self.publish_address!r} is not an IP address; allowed: an address of "
+                "this host, e.g. 127.0.0.1 (default) or 0.0.0.0 for every interface"
+            ) from None
         self.restart = args.get("restart", DEFAULT_RESTART)
         check_choice("docker.restart", self.restart, RESTART_POLICIES)
         self.wait = bool(args.get("wait", True))
@@ -151,7 +159,7 @@ class DockerTarget(Target):
                     docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[workload.name, instance])
                 ],
                 healthcheck=docker.ContainerHealthcheckArgs(
-                    tests=["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{workload.health.port}{workload.health.ready_path}"],
+                    tests=_health_test(workload),
                     interval="5s",
                     timeout="3s",
                     retries=10,
@@ -166,6 +174,13 @@ class DockerTarget(Target):
             )
             deployed.resources.append(container)
         return deployed
+
+
+def _health_test(workload: Workload) -> list[str]:
+    url = f"http://127.0.0.1:{workload.health.port}{workload.health.ready_path}"
+    if workload.health.http_client == "curl":
+        return ["CMD", "curl", "-fsS", "-o", "/dev/null", url]
+    return ["CMD", "wget", "-q", "-O", "/dev/null", url]
 
 
 def _envs(workload: Workload, instance: str) -> pulumi.Input[list[str]]:

@@ -272,9 +272,24 @@ def test_target_deploys_a_neutral_workload():
 
 @pytest.mark.parametrize(
     "args,field",
-    [({"network": "Bad_Net"}, "docker.network"), ({"restart": "sometimes"}, "docker.restart")],
+    [
+        ({"network": "Bad_Net"}, "docker.network"),
+        ({"restart": "sometimes"}, "docker.restart"),
+        ({"publish_address": "localhost"}, "docker.publishAddress"),
+    ],
 )
 def test_target_args_validated_before_registration(args, field):
     with pytest.raises(ValueError, match=field) as e:
         run_program(lambda: a.DockerTarget("docker", args))
     assert e.value.recorded == []
+
+
+def test_healthcheck_uses_the_http_client_the_image_ships(stacks):
+    """Busybox-based images (Prometheus, Thanos, our SeaweedFS) have wget; MinIO's image has curl only."""
+    run = stacks("dev", VARIANTS["minio"])
+    for r in run.of_type("docker:index/container:Container"):
+        tests = (r.inputs.get("healthcheck") or {}).get("tests")
+        if not tests:
+            continue
+        expected = "curl" if r.name.startswith("objstore-minio") else "wget"
+        assert tests[1] == expected, (r.name, tests)
