@@ -21,6 +21,7 @@ sys.path.append(os.path.join(os.path.dirname(__file__), "..", "components"))
 
 import agentstream as a  # noqa: E402
 import settings  # noqa: E402
+from agentstream.agent_fleet import DEFAULT_TENANT_HEADER  # noqa: E402
 
 
 def read_raw_config() -> dict:
@@ -43,36 +44,42 @@ def read_raw_config() -> dict:
     return raw
 
 
-def main() -> None:
-    s = settings.parse(read_raw_config())
-    images = s["images"]
+def prepare(s: dict) -> dict:
+    """Validate every component's args before anything is created.
 
-    # Validate every component's args before creating anything, so a bad
-    # config never half-deploys.
-    from agentstream.agent_fleet import DEFAULT_TENANT_HEADER, validate_fleet_args
+    A bad config must never half-deploy, so all of it is checked here, with
+    the components' own validators, before the first resource exists.
+    """
+    from agentstream.agent_fleet import validate_fleet_args
     from agentstream.object_store import validate_object_store_args
     from agentstream.receive_cluster import validate_receive_args
 
-    deploy_central = s["role"] in ("all", "central")
-    if deploy_central:
-        store_args = {**s["object_store"], **({"image": images[e]} if (e := s["object_store"].get("engine", "seaweedfs")) in images else {})}
-        validate_object_store_args(store_args, s["target"])
-        receive_args = {**s["receive"], **({"image": images["thanos"]} if "thanos" in images else {})}
+    images = s["images"]
+    plan: dict = {"central": s["role"] in ("all", "central"), "store": None, "receive": None, "fleets": {}}
     if s["role"] == "all" and not s["fleets"]:
         raise ValueError("agentstream:fleets: role 'all' needs at least one fleet")
-    receive_settings = validate_receive_args(receive_args) if deploy_central else None
-    fleet_args = {}
+    receive_settings = None
+    if plan["central"]:
+        engine = s["object_store"].get("engine", "seaweedfs")
+        plan["store"] = {**s["object_store"], **({"image": images[engine]} if engine in images else {})}
+        validate_object_store_args(plan["store"], s["target"])
+        plan["receive"] = {**s["receive"], **({"image": images["thanos"]} if "thanos" in images else {})}
+        receive_settings = validate_receive_args(plan["receive"])
     for f in s["fleets"]:
         args = {k: v for k, v in f.items() if k != "name"}
         if "prometheus" in images:
             args["image"] = images["prometheus"]
-        if s["role"] == "edge" and "remote_write_url" not in args:
-            args["remote_write_url"] = "http://from-central-stack"  # placeholder for validation only
-            validate_fleet_args(f["name"], args, None, s["target"])
-            del args["remote_write_url"]
-        else:
-            validate_fleet_args(f["name"], args, receive_settings, s["target"])
-        fleet_args[f["name"]] = args
+        # Edge fleets get their URL from the central stack at deploy time;
+        # validate them as if it were already known.
+        probe = args if "remote_write_url" in args or receive_settings else {**args, "remote_write_url": "https://central"}
+        validate_fleet_args(f["name"], probe, receive_settings, s["target"])
+        plan["fleets"][f["name"]] = args
+    return plan
+
+
+def main() -> None:
+    s = settings.parse(read_raw_config())
+    plan = prepare(s)
 
     if s["target"] == "docker":
         target = a.DockerTarget("docker", s["docker"])
@@ -80,11 +87,12 @@ def main() -> None:
         target = a.KubernetesTarget("kubernetes", s["kubernetes"])
 
     receive = None
-    if deploy_central:
-        if s["object_store"].get("engine") == "external":
+    if plan["central"]:
+        store_args = plan["store"]
+        if store_args.get("engine") == "external":
             store_args["external_config"] = pulumi.Output.secret(store_args["external_config"])
         store = a.ObjectStore("objstore", store_args, target)
-        receive = a.ReceiveCluster("central", receive_args, target, object_store=store)
+        receive = a.ReceiveCluster("central", plan["receive"], target, object_store=store)
         pulumi.export("query_url", receive.query_url)
         pulumi.export("remote_write_url", receive.remote_write_url)
         pulumi.export("external_remote_write_url", receive.external_remote_write_url)
@@ -94,20 +102,17 @@ def main() -> None:
         pulumi.export("object_store_endpoint", store.endpoint)
         pulumi.export("bucket", store.bucket)
 
-    remote_write = None
+    central = None
     if s["role"] == "edge" and s["central_stack"]:
         central = pulumi.StackReference(s["central_stack"])
-        remote_write = central.require_output("remote_write_url")
         pulumi.export("central_stack", s["central_stack"])
 
     fleets = {}
-    for name, args in fleet_args.items():
-        if remote_write is not None and "remote_write_url" not in args:
-            args["remote_write_url"] = remote_write
+    for name, args in plan["fleets"].items():
+        if central is not None and "remote_write_url" not in args:
+            args["remote_write_url"] = central.require_output("remote_write_url")
             # Send the header the central receive reads its tenant from.
-            args["tenant_header"] = central.get_output("tenant_header").apply(
-                lambda h: h or DEFAULT_TENANT_HEADER
-            )
+            args["tenant_header"] = central.get_output("tenant_header").apply(lambda h: h or DEFAULT_TENANT_HEADER)
         fleet = a.AgentFleet(name, args, target, receive=receive)
         fleets[name] = fleet.agents
     pulumi.export("fleets", fleets)
