@@ -22,4 +22,5 @@ fi
 log "setting up the real parts for e2e"
 bash scripts/e2e-setup.sh
 log "e2e tests"
-python3 -m pytest -q -m e2e tests/e2e
+# -s: the harness prints progress (containers, health, data) as it goes.
+python3 -m pytest -v -s -m e2e tests/e2e
