@@ -205,15 +205,71 @@ def _bucket_blocks(docker_client) -> list[dict]:
     return blocks
 
 
-def test_receive_uploads_blocks_and_store_serves_them(pipeline, docker_client):
+def test_receive_uploads_short_blocks(pipeline, docker_client):
+    """With every receiver running, the periodic head cut uploads blocks of the e2e block duration."""
     blocks = wait_for(
-        "receive to upload a block to SeaweedFS",
+        "receive to cut and upload a block to SeaweedFS",
         lambda: _bucket_blocks(docker_client),
         timeout=480,
         interval=15,
     )
     labels = {b["thanos"]["labels"].get("receive_replica") for b in blocks}
-    assert labels <= {f"central-receive-{i}" for i in range(3)} and labels
+    assert labels and labels <= {f"central-receive-{i}" for i in range(3)}
+    assert {b["thanos"]["labels"].get("tenant_id") for b in blocks} <= set(pipeline.fleets) | {"default-tenant"}
+    # Cut by --tsdb.max-block-duration (2m here, 2h in production).
+    assert all(b["maxTime"] - b["minTime"] <= 2 * 60 * 1000 for b in blocks), [
+        (b["minTime"], b["maxTime"]) for b in blocks
+    ]
+
+
+def _wait_all_healthy(docker_client, names: list[str], timeout: float = 120) -> None:
+    def healthy():
+        for n in names:
+            state = docker_client.api.inspect_container(n)["State"]
+            if (state.get("Health") or {}).get("Status") != "healthy":
+                return False
+        return True
+
+    wait_for(f"{', '.join(names)} healthy again", healthy, timeout=timeout, interval=3)
+
+
+def test_no_data_lost_while_receive_is_down(pipeline, docker_client):
+    """The tutorial's second requirement: an offline central loses nothing.
+
+    Every receiver goes away for a while; the agents keep scraping into their
+    WAL and retry. Once receive is back, every scrape from the outage window
+    must be queryable.
+    """
+    receivers = [f"central-receive-{i}" for i in range(3)]
+    for name in receivers:
+        docker_client.containers.get(name).stop(timeout=20)
+    down_from = time.time()
+    log("all receivers stopped; agents keep scraping into their WAL for 40s")
+    time.sleep(40)
+    down_to = time.time()
+    for name in receivers:
+        docker_client.containers.get(name).start()
+    _wait_all_healthy(docker_client, receivers)
+
+    window = int(down_to - down_from)
+    # 5s scrapes: the window holds window/5 scrapes per target (one may
+    # straddle each edge of the window).
+    expected = window // 5 - 1
+    for fleet, agents in pipeline.fleets.items():
+        expr = f'count_over_time(up{{cluster="{fleet}"}}[{window}s])'
+        result = wait_for(
+            f"{fleet}'s outage-window samples to arrive from the WAL",
+            lambda: (lambda r: r if len(r) == len(agents) and all(int(s["value"][1]) >= expected for s in r) else None)(
+                pipeline.query(expr, time=down_to)
+            ),
+            timeout=120,
+        )
+        log(f"{fleet}: samples per target in the {window}s outage window: {[s['value'][1] for s in result]}")
+
+
+def test_store_serves_bucket_data(pipeline, docker_client):
+    blocks = _bucket_blocks(docker_client)
+    assert blocks
     start = min(b["minTime"] for b in blocks) / 1000
     end = max(b["maxTime"] for b in blocks) / 1000
 
