@@ -14,6 +14,7 @@ log() { echo "[e2e-setup] $(date +%H:%M:%S) $*"; }
 
 # -- Docker engine and static busybox ------------------------------------------
 need_apt=()
+command -v file >/dev/null 2>&1 || need_apt+=(file)
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 if ! file -L /bin/busybox 2>/dev/null | grep -q "statically linked"; then need_apt+=(busybox-static); fi
 if ((${#need_apt[@]})); then
@@ -58,10 +59,11 @@ build_image() {  # name version dockerfile files...
   printf 'root:x:0:\nnobody:x:65534:\nseaweed:x:1000:\nthanos:x:1001:\n' >"$ctx/rootfs/etc/group"
   for f in "$@"; do cp "$f" "$ctx/"; done
   log "docker build agentstream.local/$name:$version"
-  # (The legacy builder's deprecation banner is noise here: no buildx on Debian's docker.io.)
-  docker build -q -t "agentstream.local/$name:$version" -f "$here/tests/e2e/images/$dockerfile" "$ctx" 2>&1 >/dev/null \
-    | grep -vE "DEPRECATED|legacy builder|buildx|docs.docker.com|^\s*$" >&2 || true
-  docker image inspect "agentstream.local/$name:$version" >/dev/null
+  local out="$ctx.log"
+  if ! docker build -q -t "agentstream.local/$name:$version" -f "$here/tests/e2e/images/$dockerfile" "$ctx" >"$out" 2>&1; then
+    cat "$out" >&2; rm -rf "$ctx" "$out"; log "docker build of $name failed"; exit 1
+  fi
+  rm -f "$out"
   rm -rf "$ctx"
 }
 printf 'global:\n  scrape_interval: 15s\n' >"$cache/prometheus.yml"
