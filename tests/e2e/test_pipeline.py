@@ -16,6 +16,7 @@ import requests
 import yaml
 
 from agentstream import versions
+from agentstream.validation import duration_seconds
 from tests.e2e.conftest import LOCAL_IMAGES
 from tests.e2e.harness import Deployment, log, materialize
 from tests.support.stack_runner import StackRun, load_stack_config, run_stack
@@ -24,8 +25,8 @@ pytestmark = pytest.mark.e2e
 
 QUERY_PORT = 10902
 REMOTE_WRITE_PORT = 19291
-# Short blocks so receive cuts and uploads one within minutes (2h in prod).
-BLOCK_DURATION = "2m"
+# Short blocks so receive cuts and uploads one within ~2 minutes (2h in prod).
+BLOCK_DURATION = "1m"
 
 
 def e2e_config() -> dict:
@@ -216,8 +217,8 @@ def test_receive_uploads_short_blocks(pipeline, docker_client):
     labels = {b["thanos"]["labels"].get("receive_replica") for b in blocks}
     assert labels and labels <= {f"central-receive-{i}" for i in range(3)}
     assert {b["thanos"]["labels"].get("tenant_id") for b in blocks} <= set(pipeline.fleets) | {"default-tenant"}
-    # Cut by --tsdb.max-block-duration (2m here, 2h in production).
-    assert all(b["maxTime"] - b["minTime"] <= 2 * 60 * 1000 for b in blocks), [
+    # Cut by --tsdb.max-block-duration (BLOCK_DURATION here, 2h in production).
+    assert all(b["maxTime"] - b["minTime"] <= duration_seconds(BLOCK_DURATION) * 1000 for b in blocks), [
         (b["minTime"], b["maxTime"]) for b in blocks
     ]
 
