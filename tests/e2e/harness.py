@@ -18,7 +18,7 @@ import sys
 import tarfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import docker
 import docker.errors

@@ -15,7 +15,7 @@ import tempfile
 import pytest
 
 from tests.e2e.conftest import run
-from tests.support.stack_runner import Resource, StackRun, run_stack, shipped_stacks
+from tests.support.stack_runner import StackRun, run_stack, shipped_stacks
 
 pytestmark = pytest.mark.e2e
 
