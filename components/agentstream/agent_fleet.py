@@ -17,7 +17,7 @@ from . import versions
 from .config import render_agent_config
 from .config.prometheus import DEFAULT_QUEUE_CONFIG
 from .receive_cluster import ReceiveCluster
-from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
+from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import Target
 from .validation import check_duration, check_image, check_int, check_label_name, check_labels, check_name
 
@@ -145,7 +145,7 @@ class AgentFleet(pulumi.ComponentResource):
         a = validate_fleet_args(name, args or {}, receive.settings if receive is not None else None, target.kind)
         super().__init__("agentstream:index:AgentFleet", name, None, opts)
         workload_name = f"{name}-agent"
-        instances = [f"{workload_name}-{i}" for i in range(a["agents"])]
+        instances = instance_names(workload_name, a["agents"])
         remote_write = receive.remote_write_url if receive is not None else pulumi.Output.from_input(a["remote_write_url"])
 
         labels = {DEFAULT_CLUSTER_LABEL: a["cluster"], **a["external_labels"], a["replica_label"]: "${INSTANCE}"}

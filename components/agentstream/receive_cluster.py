@@ -18,7 +18,7 @@ import pulumi
 from . import versions
 from .config import render_endpoint_sd, render_hashring
 from .object_store import ObjectStore
-from .spec import INSTANCE_ARG, ConfigFile, HealthCheck, Port, Resources, Volume, Workload
+from .spec import INSTANCE_ARG, ConfigFile, instance_names, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target
 from .validation import (
     check_choice,
@@ -187,7 +187,7 @@ class ReceiveCluster(pulumi.ComponentResource):
 
         # The hashring lists each ingester by the same string it gets as
         # --receive.local-endpoint, so they match byte for byte.
-        endpoints = [f"{target.instance_host(ingest_name, i)}:{GRPC_PORT}" for i in _instances(ingest_name, a["replicas"])]
+        endpoints = [f"{target.instance_host(ingest_name, i)}:{GRPC_PORT}" for i in instance_names(ingest_name, a["replicas"])]
         self.hashring_json = render_hashring(endpoints, algorithm=a["hashring_algorithm"])
         hashring_file = ConfigFile("/etc/thanos/hashrings.json", self.hashring_json)
 
@@ -368,6 +368,3 @@ class ReceiveCluster(pulumi.ComponentResource):
             }
         )
 
-
-def _instances(workload_name: str, replicas: int) -> list[str]:
-    return [f"{workload_name}-{i}" for i in range(replicas)]

@@ -28,6 +28,11 @@ INSTANCE_ARG = f"$({INSTANCE_ENV})"
 Content = Union[str, pulumi.Output]
 
 
+def instance_names(workload_name: str, replicas: int) -> list[str]:
+    """The one naming rule for instances, shared by every target and component."""
+    return [f"{workload_name}-{i}" for i in range(replicas)]
+
+
 @dataclass
 class Port:
     """A port the workload listens on.
@@ -121,7 +126,7 @@ class Workload:
     part_of: str = "agentstream"
 
     def instance_names(self) -> list[str]:
-        return [f"{self.name}-{i}" for i in range(self.replicas)]
+        return instance_names(self.name, self.replicas)
 
     def port(self, name: str) -> int:
         for p in self.ports:
