@@ -33,6 +33,8 @@ RECEIVE_KEYS = {
     "remoteWritePort": "remote_write_port",
     "publishRemoteWrite": "publish_remote_write",
     "storageSize": "storage_size",
+    # Thanos' own limits-file keys, snake_case as in its docs (see README).
+    "limits": "limits",
 }
 FLEET_KEYS = {
     "name": "name",

@@ -439,7 +439,11 @@ def rf1_allowed(config: Mapping[str, Any], urn: str) -> bool:
     ``allowReplicationFactorOne`` is a boolean (every stack or none) or a
     list of stack names (``dev``) or ``project/stack`` / ``org/project/stack``.
     """
-    allowed = config.get("allowReplicationFactorOne", DEFAULT_ALLOW_RF1)
+    return stack_allowed(config.get("allowReplicationFactorOne", DEFAULT_ALLOW_RF1), urn)
+
+
+def stack_allowed(allowed: Any, urn: str) -> bool:
+    """Is this resource's stack in an exemption list (or is it ``true``)?"""
     if isinstance(allowed, bool):
         return allowed
     stack = stack_of(urn)
@@ -476,6 +480,30 @@ def validate_receive_replication_factor(args: ResourceValidationArgs, report: Re
             f"{w.describe()} runs Thanos Receive with replication factor {rf} "
             f"(--receive.replication-factor): losing one receiver loses writes. Use 2 or more (3 recommended), "
             f"or list stack '{stack_of(args.urn)}' in allowReplicationFactorOne.",
+            None,
+        )
+
+
+DEFAULT_ALLOW_UNLIMITED_WRITES = ["dev"]
+
+
+def validate_receive_write_limits(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    # Only routing receivers take remote write from agents; ingest-only ones
+    # behind a router tier get writes over gRPC, where limits do not apply.
+    w = workload_of(args.resource_type, args.urn, args.name, args.props)
+    if w is None:
+        return
+    if stack_allowed(args.get_config().get("allowUnlimitedWrites", DEFAULT_ALLOW_UNLIMITED_WRITES), args.urn):
+        return
+    for c in w.containers:
+        if c.thanos_subcommand() != "receive" or not _routes(c):
+            continue
+        if c.has_flag("--receive.limits-config-file") or c.has_flag("--receive.limits-config"):
+            continue
+        report(
+            f"{w.describe()} takes remote write with no write limits (--receive.limits-config-file): "
+            "one misbehaving edge can overload every receiver. Set receive.limits, "
+            f"or list stack '{stack_of(args.urn)}' in allowUnlimitedWrites.",
             None,
         )
 
@@ -1239,15 +1267,17 @@ def validate_one_compactor(args: StackValidationArgs, report: ReportViolation) -
 
 
 # -- the policies -----------------------------------------------------------------------------------
-_RF_SCHEMA = PolicyConfigSchema(
-    properties={
-        "allowReplicationFactorOne": {
-            "description": "Stacks allowed to run Receive with replication factor 1 (true: every stack).",
-            "type": ["boolean", "array"],
-            "items": {"type": "string"},
-            "default": DEFAULT_ALLOW_RF1,
-        }
-    }
+def _stack_exemptions_schema(key: str, description: str, default: list[str]) -> PolicyConfigSchema:
+    """Config schema of one "these stacks are exempt" setting (a list, or true/false)."""
+    return PolicyConfigSchema(
+        properties={key: {"description": description, "type": ["boolean", "array"], "items": {"type": "string"}, "default": default}}
+    )
+
+
+_RF_SCHEMA = _stack_exemptions_schema(
+    "allowReplicationFactorOne",
+    "Stacks allowed to run Receive with replication factor 1 (true: every stack).",
+    DEFAULT_ALLOW_RF1,
 )
 
 POLICIES = [
@@ -1281,6 +1311,18 @@ POLICIES = [
         validate=validate_credentials_as_secrets,
         enforcement_level=EnforcementLevel.MANDATORY,
         severity=Severity.CRITICAL,
+    ),
+    ResourceValidationPolicy(
+        name="receive-write-limits",
+        description="Thanos Receive routers load write limits, except in stacks the config exempts.",
+        validate=validate_receive_write_limits,
+        enforcement_level=EnforcementLevel.ADVISORY,
+        severity=Severity.MEDIUM,
+        config_schema=_stack_exemptions_schema(
+            "allowUnlimitedWrites",
+            "Stacks whose receivers may take remote write without limits (true: every stack).",
+            DEFAULT_ALLOW_UNLIMITED_WRITES,
+        ),
     ),
     StackValidationPolicy(
         name="agent-external-labels-unique",

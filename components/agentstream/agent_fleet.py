@@ -16,7 +16,7 @@ import pulumi
 from . import versions
 from .config import render_agent_config
 from .config.prometheus import DEFAULT_QUEUE_CONFIG
-from .receive_cluster import ReceiveCluster
+from .receive_cluster import ReceiveCluster, request_limits_for
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import Target
 from .validation import check_duration, check_image, check_int, check_label_name, check_labels, check_name
@@ -92,12 +92,7 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
     sd = a.setdefault("kubernetes_sd", target_kind == "kubernetes")
     if sd and target_kind != "kubernetes":
         raise ValueError(f"fleets[{name}].kubernetesSd: allowed only on the kubernetes target, not {target_kind!r}")
-    queue = a.setdefault("queue_config", dict(DEFAULT_QUEUE_CONFIG))
-    unknown = set(queue) - set(QUEUE_CONFIG_KEYS)
-    if unknown:
-        raise ValueError(
-            f"fleets[{name}].queueConfig: unknown keys {sorted(unknown)}; allowed keys: {', '.join(QUEUE_CONFIG_KEYS)}"
-        )
+    a["queue_config"] = queue = _validate_queue_config(name, {} if a.get("queue_config") is None else a["queue_config"])
     if receive is None and not a.get("remote_write_url"):
         raise ValueError(f"fleets[{name}].remoteWriteUrl: required when the fleet has no ReceiveCluster")
     url = a.get("remote_write_url")
@@ -122,9 +117,49 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
             )
     a.setdefault("tenant", name)
     a.setdefault("tenant_header", receive["tenant_header"] if receive is not None else DEFAULT_TENANT_HEADER)
+    if receive is not None:
+        # Receive answers a request over its limits with 413, which Prometheus
+        # drops without retry: a batch must always fit, or data is lost.
+        limits = request_limits_for(receive.get("limits"), a["tenant"])
+        per_send = queue["max_samples_per_send"]
+        for key in ("series_limit", "samples_limit"):
+            if 0 < limits[key] < per_send:
+                raise ValueError(
+                    f"fleets[{name}].queueConfig.max_samples_per_send: {per_send} exceeds receive.limits {key} "
+                    f"({limits[key]}) for tenant {a['tenant']!r}, so full batches would be refused and dropped; "
+                    f"allowed values: 1 to {limits[key]}"
+                )
     a.setdefault("wal_size", DEFAULT_WAL_SIZE)
     check_image(f"fleets[{name}].image", a.setdefault("image", versions.PROMETHEUS_IMAGE))
     return a
+
+
+_QUEUE_INTS = ("capacity", "min_shards", "max_shards", "max_samples_per_send")
+_QUEUE_DURATIONS = ("batch_send_deadline", "min_backoff", "max_backoff", "sample_age_limit")
+
+
+def _validate_queue_config(name: str, queue: object) -> dict:
+    """The user's queue settings over the defaults: setting one key keeps the rest."""
+    field = f"fleets[{name}].queueConfig"
+    if not isinstance(queue, dict):
+        raise ValueError(f"{field}: must be a mapping; allowed keys: {', '.join(QUEUE_CONFIG_KEYS)}")
+    unknown = set(queue) - set(QUEUE_CONFIG_KEYS)
+    if unknown:
+        raise ValueError(f"{field}: unknown keys {sorted(unknown)}; allowed keys: {', '.join(QUEUE_CONFIG_KEYS)}")
+    merged = {**DEFAULT_QUEUE_CONFIG, **queue}
+    for key in _QUEUE_INTS:
+        check_int(f"{field}.{key}", merged[key], 1)
+    for key in _QUEUE_DURATIONS:
+        if key in merged:
+            check_duration(f"{field}.{key}", merged[key])
+    if merged["min_shards"] > merged["max_shards"]:
+        raise ValueError(
+            f"{field}.min_shards: {merged['min_shards']} is greater than max_shards ({merged['max_shards']}); "
+            f"allowed values: 1 to {merged['max_shards']}"
+        )
+    if "retry_on_http_429" in merged and not isinstance(merged["retry_on_http_429"], bool):
+        raise ValueError(f"{field}.retry_on_http_429: {merged['retry_on_http_429']!r}; allowed values: true, false")
+    return merged
 
 
 # -- the component --------------------------------------------------------------

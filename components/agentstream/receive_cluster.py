@@ -7,6 +7,8 @@
   on the receive replica label and the agents' replica label: the global view.
 * With an ObjectStore, receivers upload 2h blocks and a Store gateway plus a
   single Compactor serve and compact the bucket (unlimited retention).
+* ``limits`` caps what one remote-write request may carry, per tenant, on the
+  tier that takes remote write (routers, or every receiver without them).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Optional, TypedDict
 import pulumi
 
 from . import versions
-from .config import render_endpoint_sd, render_hashring
+from .config import render_endpoint_sd, render_hashring, render_receive_limits
+from .config.thanos import REQUEST_LIMIT_KEYS
 from .object_store import ObjectStore
 from .spec import INSTANCE_ARG, ConfigFile, instance_names, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target
@@ -60,6 +63,30 @@ HTTP_PORT = 10902
 GRPC_PORT = 10901
 REMOTE_WRITE_PORT = 19291
 THANOS_UID = "1001"  # the upstream image's user
+LIMITS_FILE = "/etc/thanos/limits.yml"
+LIMITS_KEYS = ("max_concurrency", "request", "tenants")
+
+
+class RequestLimits(TypedDict, total=False):
+    """Per remote-write request; 0 or unset means unlimited (Thanos' default)."""
+
+    size_bytes_limit: int
+    """Bytes of the request body, compressed and decompressed."""
+    series_limit: int
+    """Time series in one request."""
+    samples_limit: int
+    """Samples in one request."""
+
+
+class ReceiveLimits(TypedDict, total=False):
+    """Receive's write limits (``--receive.limits-config-file``)."""
+
+    max_concurrency: int
+    """Remote-write requests processed at once per receiver (0: unlimited)."""
+    request: RequestLimits
+    """Default per-request limits for every tenant."""
+    tenants: dict[str, RequestLimits]
+    """Overrides per tenant; unset keys fall back to ``request``."""
 
 
 class ReceiveClusterArgs(TypedDict, total=False):
@@ -97,6 +124,8 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """Publish remote write for edges outside the network (default True)."""
     storage_size: str
     """Volume per receiver/store/compactor (default ``10Gi``)."""
+    limits: ReceiveLimits
+    """Write limits (default: none, as in Thanos). Agents' batches must fit under them."""
     image: str
     """Thanos image (default pinned in ``versions.py``)."""
 
@@ -149,8 +178,48 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
     if a["publish_remote_write"]:
         check_unique("receive host ports (queryPort, remoteWritePort)", [a["query_port"], a["remote_write_port"]])
     a.setdefault("storage_size", DEFAULT_STORAGE_SIZE)
+    a["limits"] = validate_limits(a.get("limits"))
     check_image("images.thanos", a.setdefault("image", versions.THANOS_IMAGE))
     return a
+
+
+def _check_keys(field: str, value: object, allowed: tuple[str, ...]) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{field}: must be a mapping; allowed keys: {', '.join(allowed)}")
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ValueError(f"{field}.{unknown[0]}: unknown key; allowed keys: {', '.join(allowed)}")
+    return value
+
+
+def validate_limits(limits: object) -> Optional[dict]:
+    """None (no limits file) or the limits with every value checked."""
+    if limits is None:
+        return None
+    _check_keys("receive.limits", limits, LIMITS_KEYS)
+    out: dict = {"max_concurrency": check_int("receive.limits.max_concurrency", limits.get("max_concurrency", 0), 0)}
+    request = _check_keys("receive.limits.request", limits.get("request", {}), REQUEST_LIMIT_KEYS)
+    out["request"] = {k: check_int(f"receive.limits.request.{k}", v, 0) for k, v in request.items()}
+    tenants = limits.get("tenants", {})
+    if not isinstance(tenants, dict):
+        raise ValueError("receive.limits.tenants: must be a mapping of tenant name to request limits")
+    out["tenants"] = {}
+    for tenant, tl in tenants.items():
+        if not isinstance(tenant, str) or not tenant:
+            raise ValueError(f"receive.limits.tenants: {tenant!r} is not a tenant name; allowed: a non-empty string")
+        field = f"receive.limits.tenants.{tenant}"
+        out["tenants"][tenant] = {k: check_int(f"{field}.{k}", v, 0) for k, v in _check_keys(field, tl, REQUEST_LIMIT_KEYS).items()}
+    return out
+
+
+def request_limits_for(limits: Optional[dict], tenant: str) -> dict[str, int]:
+    """The limits Receive applies to one tenant's requests (0: unlimited)."""
+    if not limits:
+        return {k: 0 for k in REQUEST_LIMIT_KEYS}
+    merged = {k: 0 for k in REQUEST_LIMIT_KEYS}
+    merged.update(limits["request"])
+    merged.update(limits["tenants"].get(tenant, {}))
+    return merged
 
 
 def write_quorum(replication_factor: int) -> int:
@@ -209,6 +278,15 @@ class ReceiveCluster(pulumi.ComponentResource):
             f"--receive.hashrings-algorithm={a['hashring_algorithm']}",
             f"--receive.replication-factor={rf}",
         ]
+        # Limits act where remote write arrives over HTTP: the routers, or
+        # every receiver when each one routes for itself.
+        limit_files: list[ConfigFile] = []
+        limit_args: list[str] = []
+        self.limits_yaml: Optional[str] = None
+        if a["limits"] is not None:
+            self.limits_yaml = render_receive_limits(**a["limits"])
+            limit_files = [ConfigFile(LIMITS_FILE, self.limits_yaml)]
+            limit_args = [f"--receive.limits-config-file={LIMITS_FILE}"]
 
         ingest_args = [
             "receive",
@@ -223,7 +301,7 @@ class ReceiveCluster(pulumi.ComponentResource):
             *tenancy,
         ]
         if router_name is None:
-            ingest_args += ring  # router and ingestor in one process
+            ingest_args += ring + limit_args  # router and ingestor in one process
         if object_store is not None:
             ingest_args.append("--objstore.config-file=/etc/thanos/objstore.yml")
 
@@ -240,7 +318,7 @@ class ReceiveCluster(pulumi.ComponentResource):
                 Port("remote-write", REMOTE_WRITE_PORT, publish=rw_publish, host_port=a["remote_write_port"]),
             ],
             health=HealthCheck(port=HTTP_PORT),
-            config_files=([hashring_file] if router_name is None else []) + store_files,
+            config_files=([hashring_file, *limit_files] if router_name is None else []) + store_files,
             volumes=[Volume("data", "/var/thanos/receive", size=a["storage_size"]), *store_volumes],
             user=THANOS_UID,
             resources=Resources(cpu_request="250m", memory_request="512Mi", cpu_limit="2", memory_limit="2Gi"),
@@ -263,6 +341,7 @@ class ReceiveCluster(pulumi.ComponentResource):
                     # routing only; routers hold no data, so it never shows.
                     f'--label={a["replica_label"]}="{INSTANCE_ARG}"',
                     *ring,
+                    *limit_args,
                     *tenancy,
                 ],
                 replicas=a["router_replicas"],
@@ -272,7 +351,7 @@ class ReceiveCluster(pulumi.ComponentResource):
                     Port("remote-write", REMOTE_WRITE_PORT, publish=a["publish_remote_write"], host_port=a["remote_write_port"]),
                 ],
                 health=HealthCheck(port=HTTP_PORT),
-                config_files=[hashring_file],
+                config_files=[hashring_file, *limit_files],
                 user=THANOS_UID,
                 max_unavailable=1 if a["router_replicas"] > 1 else None,
             )

@@ -126,9 +126,16 @@ def test_global_view_is_deduplicated(pipeline):
     for fleet, agents in pipeline.fleets.items():
         for metric in ("up", "go_goroutines"):
             expr = f'{metric}{{cluster="{fleet}"}}'
+            # A peer agent scraped before it listens yields one up=0 sample, so
+            # wait for the settled state, not merely for the series to exist.
+            want_up = metric == "up"
             result = wait_for(
-                f"{expr} deduplicated to {len(agents)} series",
-                lambda: (lambda r: r if len(r) == len(agents) else None)(pipeline.query(expr)),
+                f"{expr} deduplicated to {len(agents)} series" + (", all up" if want_up else ""),
+                lambda: (
+                    lambda r: r
+                    if len(r) == len(agents) and (not want_up or all(s["value"][1] == "1" for s in r))
+                    else None
+                )(pipeline.query(expr)),
                 timeout=180,
             )
             instances = sorted(s["metric"]["instance"] for s in result)
@@ -137,7 +144,7 @@ def test_global_view_is_deduplicated(pipeline):
                 # Replica labels are what dedup removed.
                 assert "receive_replica" not in s["metric"] and "prometheus_replica" not in s["metric"]
                 assert s["metric"]["tenant_id"] == fleet
-            if metric == "up":
+            if want_up:
                 assert all(s["value"][1] == "1" for s in result)
         # Without dedup every target shows once per agent replica per receive
         # replica (each agent scrapes every agent; RF=3 on 3 receivers).

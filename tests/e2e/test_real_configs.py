@@ -14,6 +14,8 @@ import tempfile
 
 import pytest
 
+from agentstream.config import render_receive_limits
+
 from tests.e2e.conftest import run
 from tests.support.stack_runner import StackRun, run_stack, shipped_stacks
 
@@ -164,3 +166,15 @@ def test_flag_check_can_fail(thanos_binary):
     """A typo in a flag is caught by the check above."""
     running, out = start(thanos_binary, ["receive", "--receive.replication-factr=3", '--label=a="b"'])
     assert not running and "replication-factr" in out
+
+
+def test_limits_file_is_read_strictly(thanos_binary):
+    """Receive parses the limits file at start, strictly: a misspelt key stops it."""
+    base = ["receive", '--label=r="x"', "--tsdb.path=/var/thanos/receive", "--http-address=127.0.0.1:0",
+            "--grpc-address=127.0.0.1:0", "--remote-write.address=127.0.0.1:0",
+            "--receive.limits-config-file=/etc/thanos/limits.yml"]
+    good = render_receive_limits(request={"series_limit": 10})
+    running, out = start(thanos_binary, base, {"/etc/thanos/limits.yml": good})
+    assert running, out[-2000:]
+    running, out = start(thanos_binary, base, {"/etc/thanos/limits.yml": good.replace("series_limit", "series_limt")})
+    assert not running and "series_limt" in out, out[-2000:]

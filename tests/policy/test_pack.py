@@ -22,7 +22,7 @@ MANDATORY = {
     "k8s-no-host-namespaces", "docker-no-privileged", "docker-no-host-network", "docker-ports-localhost",
     "one-compactor-per-bucket", "hashring-receivers-exist",
 }
-ADVISORY = {"k8s-seccomp-runtime-default", "k8s-health-probes", "docker-healthcheck-and-restart"}
+ADVISORY = {"receive-write-limits", "k8s-seccomp-runtime-default", "k8s-health-probes", "docker-healthcheck-and-restart"}
 STACK_POLICIES = {"receive-pod-disruption-budget", "agent-external-labels-unique", "one-compactor-per-bucket", "hashring-receivers-exist"}
 
 

@@ -86,10 +86,27 @@ def floating_tag_image(rs):
     return urn(rs, "central-query-deployment")
 
 
+def drop_flag(rs, workload: str, flag: str) -> str:
+    args = k8s_container(rs, workload)["args"]
+    args[:] = [a for a in args if not a.startswith(flag)]
+    return urn(rs, workload)
+
+
 def router_without_rf(rs):
-    args = k8s_container(rs, "central-router-statefulset")["args"]
-    args[:] = [a for a in args if not a.startswith("--receive.replication-factor")]
-    return urn(rs, "central-router-statefulset")
+    return drop_flag(rs, "central-router-statefulset", "--receive.replication-factor")
+
+
+def router_without_limits(rs):
+    return drop_flag(rs, "central-router-statefulset", "--receive.limits-config-file")
+
+
+def receivers_without_limits_central(rs):
+    # No router tier in the central stack: every receiver takes remote write.
+    return drop_flag(rs, "central-receive-statefulset", "--receive.limits-config-file")
+
+
+def dev_as_is(rs):
+    return urn(rs, "central-receive-0")
 
 
 def receive_without_pdb(rs):
@@ -334,6 +351,10 @@ VIOLATIONS = [
     ("images-pinned", "k8s", latest_k8s_image, "uses the 'latest' tag", None, ()),
     ("images-pinned", "k8s", floating_tag_image, "uses the floating tag 'main'", None, ()),
     ("receive-replication-factor", "k8s", router_without_rf, "replication factor 1", None, ()),
+    ("receive-write-limits", "k8s", router_without_limits, "StatefulSet central-router takes remote write with no write limits", None, ()),
+    ("receive-write-limits", "central", receivers_without_limits_central, "or list stack 'central' in allowUnlimitedWrites", None, ()),
+    ("receive-write-limits", "dev", dev_as_is, "Container central-receive-0 takes remote write with no write limits",
+     {"receive-write-limits": {"allowUnlimitedWrites": ["staging"]}}, ()),
     ("receive-pod-disruption-budget", "k8s", receive_without_pdb, "without a PodDisruptionBudget", None, ()),
     ("receive-pod-disruption-budget", "k8s", pdb_too_loose, "lets 2 of StatefulSet central-receive's receivers go down", None, ()),
     ("receive-pod-disruption-budget", "k8s", pdb_selects_other_pods, "without a PodDisruptionBudget", None, ()),
@@ -411,6 +432,7 @@ PRESENT = {
     "images-pinned": ("dev", _has(P.DOCKER_REMOTE_IMAGE)),
     "receive-replication-factor": ("k8s", _has_receive_rf),
     "receive-pod-disruption-budget": ("k8s", _has(P.K8S_PDB)),
+    "receive-write-limits": ("k8s", lambda rs: any(a.startswith("--receive.limits-config-file=") for r in rs for a in _argv(r))),
     "objstore-credentials-as-secrets": ("k8s", lambda rs: any(r.type == P.K8S_SECRET for r in rs)),
     "agent-external-labels-unique": ("dev", lambda rs: any("--agent" in _argv(r) for r in rs)),
     "remote-write-secure-target": ("edge-batmobile", lambda rs: "remote_write" in find(rs, "batmobile-agent-config").props["data"]["prometheus.yml"]),
@@ -496,7 +518,26 @@ def rf1_everywhere(rs):
     args[:] = [a.replace("--receive.replication-factor=3", "--receive.replication-factor=1") for a in args]
 
 
+def unchanged(rs):
+    pass
+
+
+def limits_given_inline(rs):
+    args = k8s_container(rs, "central-router-statefulset")["args"]
+    args[:] = [a.replace("--receive.limits-config-file=/etc/thanos/limits.yml", "--receive.limits-config=write: {}") for a in args]
+
+
+def ingesters_without_limits(rs):
+    # Behind routers, ingesters get writes over gRPC: no limits file needed.
+    args = k8s_container(rs, "central-receive-statefulset")["args"]
+    assert not any(a.startswith("--receive.limits-config") for a in args)
+
+
 COMPLIANT_VARIATIONS = [
+    ("receive-write-limits", "k8s", limits_given_inline, None),
+    ("receive-write-limits", "k8s", ingesters_without_limits, None),
+    ("receive-write-limits", "dev", unchanged, None),  # exempt by default
+    ("receive-write-limits", "dev", unchanged, {"receive-write-limits": {"allowUnlimitedWrites": True}}),
     ("images-pinned", "dev", digest_pinned, None),
     ("objstore-credentials-as-secrets", "k8s", secret_env_via_secret_key_ref, None),
     ("objstore-credentials-as-secrets", "dev", credentials_file_env, None),

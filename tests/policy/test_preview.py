@@ -106,6 +106,20 @@ def test_rf1_on_central_with_a_single_receiver_is_rejected(pack):
 
 
 @pytest.mark.parametrize("mode", sorted(RUNS))
+def test_central_without_write_limits_gets_an_advisory(pack, mode):
+    receive = _receive("central")
+    del receive["agentstream:receive"]["limits"]
+    run, resources = RUNS[mode]("central", overrides=receive)
+    analysis = pack.analyze(resources)
+    assert analysis.mandatory == [], analysis.report()
+    found = analysis.of("receive-write-limits")
+    assert [(d.level, d.urn.rsplit("::", 1)[-1]) for d in found] == [("advisory", "central-receive-statefulset")]
+    # Made mandatory in the policy config, the same gap blocks the update.
+    strict = pack.analyze(resources, {"receive-write-limits": "mandatory"})
+    assert [d.level for d in _only(strict, "receive-write-limits")] == ["mandatory"]
+
+
+@pytest.mark.parametrize("mode", sorted(RUNS))
 def test_publish_on_all_interfaces_is_rejected(pack, mode):
     bad = {"agentstream:docker": {"network": "agentstream-dev", "publishAddress": "0.0.0.0"}}
     run, resources = RUNS[mode]("dev", overrides=bad)

@@ -137,7 +137,8 @@ def test_custom_settings_reach_config():
     assert cfg["global"]["external_labels"] == {"cluster": "gotham", "region": "eu", "prometheus_replica": "${INSTANCE}"}
     rw = cfg["remote_write"][0]
     assert rw["headers"] == {"X-Scope-OrgID": "wayne"}
-    assert rw["queue_config"] == queue
+    # The keys given override the defaults; the rest stay explicit.
+    assert rw["queue_config"] == {**DEFAULT_QUEUE_CONFIG, **queue}
     assert {"job_name": "static", "static_configs": [{"targets": ["node:9100"]}]} in cfg["scrape_configs"]
     assert R.flag(args, "storage.agent.retention.max-time") == "8h"
 
@@ -182,6 +183,18 @@ RECEIVE = validate_receive_args({})
         ({"static_targets": ["h:99999"]}, RECEIVE, "docker", "fleets[f].staticTargets[0]", "host:port"),
         ({"kubernetes_sd": True}, RECEIVE, "docker", "fleets[f].kubernetesSd", "kubernetes target"),
         ({"queue_config": {"capacityy": 1}}, RECEIVE, "docker", "fleets[f].queueConfig", "allowed keys"),
+        ({"queue_config": {"capacity": 0}}, RECEIVE, "docker", "fleets[f].queueConfig.capacity", "integers >= 1"),
+        ({"queue_config": {"max_shards": "4"}}, RECEIVE, "docker", "fleets[f].queueConfig.max_shards", "integer"),
+        ({"queue_config": {"min_shards": 5, "max_shards": 4}}, RECEIVE, "docker", "fleets[f].queueConfig.min_shards", "1 to 4"),
+        ({"queue_config": {"max_backoff": "5"}}, RECEIVE, "docker", "fleets[f].queueConfig.max_backoff", "Prometheus duration"),
+        ({"queue_config": {"retry_on_http_429": "yes"}}, RECEIVE, "docker", "fleets[f].queueConfig.retry_on_http_429", "true, false"),
+        ({"queue_config": []}, RECEIVE, "docker", "fleets[f].queueConfig", "mapping"),
+        # Receive would refuse (413, never retried) every full batch.
+        ({}, validate_receive_args({"limits": {"request": {"samples_limit": 1000}}}), "docker",
+         "fleets[f].queueConfig.max_samples_per_send", "1 to 1000"),
+        ({"queue_config": {"max_samples_per_send": 600}},
+         validate_receive_args({"limits": {"request": {"series_limit": 5000}, "tenants": {"f": {"series_limit": 500}}}}),
+         "docker", "fleets[f].queueConfig.max_samples_per_send", "series_limit (500) for tenant 'f'"),
         ({}, None, "docker", "fleets[f].remoteWriteUrl", "required"),
         ({"remote_write_url": "ftp://x"}, None, "docker", "fleets[f].remoteWriteUrl", "http://"),
     ],
@@ -190,6 +203,19 @@ def test_validation(args, receive, kind, field, allowed):
     with pytest.raises(ValueError) as e:
         validate_fleet_args("f", args, receive, kind)
     assert field in str(e.value) and allowed in str(e.value), str(e.value)
+
+
+def test_limits_that_fit_the_batches_are_accepted():
+    # Unlimited (0), a default above the batch, and a tenant override for
+    # another tenant do not constrain this fleet.
+    receive = validate_receive_args(
+        {"limits": {"request": {"samples_limit": 2000, "series_limit": 0}, "tenants": {"other": {"samples_limit": 10}}}}
+    )
+    assert validate_fleet_args("f", {}, receive, "docker")["queue_config"]["max_samples_per_send"] == 2000
+    # A fleet whose tenant has a tighter limit fits by sending smaller batches.
+    receive = validate_receive_args({"limits": {"tenants": {"wayne": {"samples_limit": 500}}}})
+    a = validate_fleet_args("f", {"tenant": "wayne", "queue_config": {"max_samples_per_send": 500}}, receive, "docker")
+    assert a["queue_config"]["max_samples_per_send"] == 500
 
 
 @pytest.mark.parametrize("name", ["Bat", "bat_mobile", "-x", "x" * 41, ""])

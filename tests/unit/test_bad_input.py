@@ -58,6 +58,11 @@ CASES = {
     "edge-without-central": ("edge-batmobile", {"agentstream:centralStack": ""}, ["agentstream:centralStack", "remoteWriteUrl"]),
     "bad-bucket": ("dev", {"agentstream:objectStore": {"bucket": "My_Bucket"}}, ["objectStore.bucket", "lower-case letters"]),
     "bad-publish-address": ("dev", {"agentstream:docker": {"publishAddress": "localhost"}}, ["docker.publishAddress", "allowed: an address"]),
+    "limits-below-batch": ("dev", {"agentstream:receive": {"limits": {"request": {"samples_limit": 500}}}}, ["fleets[batmobile].queueConfig.max_samples_per_send", "samples_limit (500)", "allowed values: 1 to 500"]),
+    "tenant-limit-below-batch": ("k8s", {"agentstream:receive": {"limits": {"tenants": {"batcopter": {"series_limit": 100}}}}}, ["fleets[batcopter].queueConfig.max_samples_per_send", "series_limit (100)", "'batcopter'"]),
+    "unknown-limits-key": ("central", {"agentstream:receive": {"limits": {"request": {"seriesLimit": 10}}}}, ["receive.limits.request.seriesLimit", "allowed keys: size_bytes_limit, series_limit, samples_limit"]),
+    "negative-limit": ("k8s", {"agentstream:receive": {"limits": {"max_concurrency": -1}}}, ["receive.limits.max_concurrency", ">= 0"]),
+    "bad-queue-value": ("dev", {"agentstream:fleets": [{"name": "batmobile", "queueConfig": {"max_shards": 0}}]}, ["queueConfig.max_shards", "integers >= 1"]),
     "unknown-queue-key": ("dev", {"agentstream:fleets": [{"name": "batmobile", "queueConfig": {"maxShards": 4}}]}, ["queueConfig", "allowed keys", "max_shards"]),
 }
 

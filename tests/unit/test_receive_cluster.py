@@ -10,7 +10,7 @@ import yaml
 
 import agentstream as a
 from agentstream import versions
-from agentstream.receive_cluster import validate_receive_args, write_quorum
+from agentstream.receive_cluster import request_limits_for, validate_receive_args, write_quorum
 from tests.support import resources as R
 from tests.support.programs import K8S_NAMESPACE, run_on
 
@@ -145,6 +145,47 @@ def test_router_tier(kind):
         published = {c.name: c.inputs.get("ports") for c in R.containers(run) if c.inputs.get("ports")}
         assert published["central-router-0"] == [{"ip": "127.0.0.1", "internal": 19291, "external": 19291}]
         assert not any(n.startswith("central-receive") for n in published)
+
+
+# -- write limits ---------------------------------------------------------------------
+LIMITS = {"max_concurrency": 30, "request": {"series_limit": 5000}, "tenants": {"noisy": {"size_bytes_limit": 4096}}}
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+@pytest.mark.parametrize("routers", [0, 2])
+def test_limits_file_on_the_tier_that_takes_remote_write(kind, routers):
+    run = run_on(kind, build({"replicas": 2, "router_replicas": routers, "limits": LIMITS}))
+    writer = "central-router" if routers else "central-receive"
+    limits = yaml.safe_load(file_of(run, kind, writer, "/etc/thanos/limits.yml"))
+    assert limits == {
+        "write": {
+            "global": {"max_concurrency": 30},
+            "default": {"request": {"series_limit": 5000}},
+            "tenants": {"noisy": {"request": {"size_bytes_limit": 4096}}},
+        }
+    }
+    for args in receive_args_by_instance(run, kind, writer).values():
+        assert R.flag(args, "receive.limits-config-file") == "/etc/thanos/limits.yml"
+    if routers:
+        # Ingesters get writes over gRPC from the routers; limits act on HTTP.
+        for args in receive_args_by_instance(run, kind, "central-receive").values():
+            assert R.flags(args, "receive.limits-config-file") == []
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_no_limits_file_by_default(kind):
+    run = run_on(kind, build({"replicas": 1}))
+    for args in receive_args_by_instance(run, kind).values():
+        assert R.flags(args, "receive.limits-config-file") == []
+    with pytest.raises(AssertionError, match="expected one"):
+        file_of(run, kind, "central-receive", "/etc/thanos/limits.yml")
+
+
+def test_request_limits_for_a_tenant_fall_back_to_the_default():
+    limits = validate_receive_args({"limits": LIMITS})["limits"]
+    assert request_limits_for(limits, "noisy") == {"size_bytes_limit": 4096, "series_limit": 5000, "samples_limit": 0}
+    assert request_limits_for(limits, "batmobile") == {"size_bytes_limit": 0, "series_limit": 5000, "samples_limit": 0}
+    assert request_limits_for(None, "batmobile") == {"size_bytes_limit": 0, "series_limit": 0, "samples_limit": 0}
 
 
 # -- query and outputs ---------------------------------------------------------------
@@ -284,6 +325,14 @@ def test_defaults():
         ({"query_port": 70000}, "receive.queryPort", "between 1 and 65535"),
         ({"query_port": 19291}, "queryPort, remoteWritePort", "unique"),
         ({"router_replicas": -1}, "receive.routerReplicas", "between 0 and 16"),
+        ({"limits": []}, "receive.limits", "allowed keys: max_concurrency, request, tenants"),
+        ({"limits": {"burst": 1}}, "receive.limits.burst", "allowed keys: max_concurrency, request, tenants"),
+        ({"limits": {"max_concurrency": -1}}, "receive.limits.max_concurrency", ">= 0"),
+        ({"limits": {"request": {"series": 10}}}, "receive.limits.request.series", "size_bytes_limit, series_limit, samples_limit"),
+        ({"limits": {"request": {"samples_limit": "1k"}}}, "receive.limits.request.samples_limit", "integer"),
+        ({"limits": {"tenants": ["a"]}}, "receive.limits.tenants", "mapping"),
+        ({"limits": {"tenants": {"a": {"head_series_limit": 5}}}}, "receive.limits.tenants.a.head_series_limit", "series_limit"),
+        ({"limits": {"tenants": {"a": {"series_limit": -5}}}}, "receive.limits.tenants.a.series_limit", ">= 0"),
     ],
 )
 def test_validation(args, field, allowed):

@@ -9,6 +9,7 @@ from .thanos import (
     render_endpoint_sd,
     render_filesystem_objstore,
     render_hashring,
+    render_receive_limits,
     render_s3_objstore,
     render_seaweedfs_identities,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "render_endpoint_sd",
     "render_filesystem_objstore",
     "render_hashring",
+    "render_receive_limits",
     "render_s3_objstore",
     "render_seaweedfs_identities",
 ]

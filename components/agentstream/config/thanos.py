@@ -1,4 +1,4 @@
-"""Thanos config files: hashrings.json, objstore YAML, endpoint discovery."""
+"""Thanos config files: hashrings.json, objstore YAML, endpoint discovery, write limits."""
 
 from __future__ import annotations
 
@@ -75,3 +75,32 @@ def render_seaweedfs_identities(*, access_key: str, secret_key: str, identity: s
         ]
     }
     return json.dumps(config, indent=2) + "\n"
+
+
+# Receive's request-limit keys, as the limits file names them.
+REQUEST_LIMIT_KEYS = ("size_bytes_limit", "series_limit", "samples_limit")
+
+
+def render_receive_limits(
+    *,
+    max_concurrency: int = 0,
+    request: Optional[dict[str, int]] = None,
+    tenants: Optional[dict[str, dict[str, int]]] = None,
+) -> str:
+    """Receive's ``--receive.limits-config-file``: write limits for every tenant.
+
+    ``request`` holds the default per-request limits (``size_bytes_limit``,
+    ``series_limit``, ``samples_limit``; 0 means unlimited), ``tenants`` the
+    overrides per tenant; a key a tenant leaves out falls back to the default.
+    A request over a limit is refused with 413, which Prometheus does not
+    retry, so limits must sit above what agents send in one request.
+    Head-series limits are left out: they need a meta-monitoring Prometheus
+    that scrapes every receiver, which this pipeline does not deploy.
+    """
+    write: dict[str, object] = {}
+    if max_concurrency:
+        write["global"] = {"max_concurrency": max_concurrency}
+    write["default"] = {"request": dict(request or {})}
+    if tenants:
+        write["tenants"] = {tenant: {"request": dict(limits)} for tenant, limits in sorted(tenants.items())}
+    return yaml.safe_dump({"write": write}, sort_keys=False)

@@ -1,4 +1,4 @@
-"""Thanos config renderers: hashrings.json, objstore YAML, endpoint SD, SeaweedFS identities."""
+"""Thanos config renderers: hashrings.json, objstore YAML, endpoint SD, SeaweedFS identities, limits."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from agentstream.config import (
     render_endpoint_sd,
     render_filesystem_objstore,
     render_hashring,
+    render_receive_limits,
     render_s3_objstore,
     render_seaweedfs_identities,
 )
@@ -84,3 +85,25 @@ def test_seaweedfs_identities():
     assert ident["name"] == "thanos"
     assert ident["credentials"] == [{"accessKey": "AK", "secretKey": "S\"K"}]
     assert {"Read", "Write", "List"} <= set(ident["actions"])
+
+
+def test_receive_limits_default_and_tenants():
+    text = render_receive_limits(
+        max_concurrency=8,
+        request={"size_bytes_limit": 1048576, "samples_limit": 10000},
+        tenants={"zeta": {"series_limit": 10}, "alpha": {"size_bytes_limit": 0}},
+    )
+    assert yaml.safe_load(text) == {
+        "write": {
+            "global": {"max_concurrency": 8},
+            "default": {"request": {"size_bytes_limit": 1048576, "samples_limit": 10000}},
+            "tenants": {"alpha": {"request": {"size_bytes_limit": 0}}, "zeta": {"request": {"series_limit": 10}}},
+        }
+    }
+    # Stable order: the same limits always render the same bytes.
+    assert text.index("alpha") < text.index("zeta")
+
+
+def test_receive_limits_minimal():
+    # No global section when concurrency is unlimited, and no tenants key.
+    assert yaml.safe_load(render_receive_limits()) == {"write": {"default": {"request": {}}}}

@@ -85,6 +85,9 @@ def test_k8s_graph(stacks):
     assert R.k8s_workload(run, "central-router").inputs["spec"]["replicas"] == 2
     assert R.k8s_workload(run, "central-query").inputs["spec"]["replicas"] == 2
     assert len(R.k8s_kind(run, "Namespace")) == 1
+    # Write limits sit on the routers, where remote write arrives.
+    limits = yaml.safe_load(R.k8s_file(run, R.k8s_workload(run, "central-router"), "/etc/thanos/limits.yml")[0])
+    assert limits["write"]["default"]["request"] == {"size_bytes_limit": 4194304, "series_limit": 10000, "samples_limit": 20000}
 
 
 def test_central_graph(stacks):
