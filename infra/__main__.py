@@ -55,6 +55,12 @@ def prepare(s: dict) -> dict:
     from agentstream.receive_cluster import validate_receive_args
 
     images = s["images"]
+    ingress = s["kubernetes"].get("ingress")
+    if ingress is not None and (s["role"] == "edge" or s["receive"].get("publish_remote_write") is False):
+        raise ValueError(
+            "agentstream:kubernetes.ingress: nothing to expose (it serves receive's remote write, which this stack "
+            "does not publish); allowed: remove it, or use it in a central/all stack with receive.publishRemoteWrite"
+        )
     plan: dict = {"central": s["role"] in ("all", "central"), "store": None, "receive": None, "fleets": {}}
     if s["role"] == "all" and not s["fleets"]:
         raise ValueError("agentstream:fleets: role 'all' needs at least one fleet")
@@ -110,7 +116,10 @@ def main() -> None:
     fleets = {}
     for name, args in plan["fleets"].items():
         if central is not None and "remote_write_url" not in args:
-            args["remote_write_url"] = central.require_output("remote_write_url")
+            # internal: the central's in-cluster service (edges in the same
+            # cluster); external: its ingress or published port.
+            output = "remote_write_url" if s["central_endpoint"] == "internal" else "external_remote_write_url"
+            args["remote_write_url"] = central.require_output(output)
             # Send the header the central receive reads its tenant from.
             args["tenant_header"] = central.get_output("tenant_header").apply(lambda h: h or DEFAULT_TENANT_HEADER)
         fleet = a.AgentFleet(name, args, target, receive=receive)

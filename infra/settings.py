@@ -57,11 +57,15 @@ KUBERNETES_KEYS = {
     "createNamespace": "create_namespace",
     "clusterDomain": "cluster_domain",
     "storageClass": "storage_class",
+    "ingress": "ingress",
 }
+INGRESS_KEYS = {"host": "host", "className": "class_name", "tlsSecretName": "tls_secret_name", "annotations": "annotations"}
+# Which of the central stack's remote-write URLs an edge writes to.
+CENTRAL_ENDPOINTS = ("internal", "external")
 IMAGE_KEYS = ("prometheus", "thanos", "seaweedfs", "minio")
 TOP_KEYS = (
     "target", "role", "docker", "kubernetes", "objectStore", "objstoreConfig", "receive", "fleets",
-    "centralStack", "images",
+    "centralStack", "centralEndpoint", "images",
 )
 _IMAGE_RE = re.compile(r"^[\w.\-/:]+(:[\w.\-]+|@sha256:[0-9a-f]{64})$")
 
@@ -91,6 +95,8 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"agentstream:role: {s['role']!r} is not allowed; allowed values: {', '.join(ROLES)}")
     s["docker"] = _map("docker", raw.get("docker"), DOCKER_KEYS)
     s["kubernetes"] = _map("kubernetes", raw.get("kubernetes"), KUBERNETES_KEYS)
+    if "ingress" in s["kubernetes"]:
+        s["kubernetes"]["ingress"] = _map("kubernetes.ingress", s["kubernetes"]["ingress"], INGRESS_KEYS)
     if s["target"] == "docker" and raw.get("kubernetes"):
         raise ValueError("agentstream:kubernetes: set, but agentstream:target is 'docker'; allowed: remove it or use target kubernetes")
     s["object_store"] = _map("objectStore", raw.get("objectStore"), OBJECT_STORE_KEYS)
@@ -124,6 +130,13 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
     s["fleets"] = fleets
 
     s["central_stack"] = raw.get("centralStack")
+    s["central_endpoint"] = raw.get("centralEndpoint", "internal")
+    if s["central_endpoint"] not in CENTRAL_ENDPOINTS:
+        raise ValueError(
+            f"agentstream:centralEndpoint: {s['central_endpoint']!r} is not allowed; allowed values: "
+            f"{', '.join(CENTRAL_ENDPOINTS)} (internal: central's in-cluster service; external: its ingress "
+            "or published port, for edges in other clusters)"
+        )
     if s["role"] == "edge":
         if not s["central_stack"] and not all(f.get("remote_write_url") for f in fleets):
             raise ValueError(
@@ -132,6 +145,8 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
             )
         if not fleets:
             raise ValueError("agentstream:fleets: role 'edge' needs at least one fleet")
+    if "centralEndpoint" in raw and not s["central_stack"]:
+        raise ValueError("agentstream:centralEndpoint: only used with agentstream:centralStack; allowed: remove it")
     if s["role"] == "central" and fleets:
         raise ValueError("agentstream:fleets: role 'central' deploys no fleets; allowed: put them in edge stacks")
     return s

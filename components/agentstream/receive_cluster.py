@@ -57,6 +57,7 @@ DEFAULT_BUCKET_SYNC_INTERVAL = "3m"
 DEFAULT_QUERY_REPLICAS = 1
 DEFAULT_QUERY_PORT = 10902
 DEFAULT_REMOTE_WRITE_PORT = 19291
+REMOTE_WRITE_PATH = "/api/v1/receive"
 DEFAULT_STORAGE_SIZE = "10Gi"
 
 HTTP_PORT = 10902
@@ -315,7 +316,7 @@ class ReceiveCluster(pulumi.ComponentResource):
             ports=[
                 Port("grpc", GRPC_PORT),
                 Port("http", HTTP_PORT),
-                Port("remote-write", REMOTE_WRITE_PORT, publish=rw_publish, host_port=a["remote_write_port"]),
+                Port("remote-write", REMOTE_WRITE_PORT, publish=rw_publish, host_port=a["remote_write_port"], ingress_path=REMOTE_WRITE_PATH),
             ],
             health=HealthCheck(port=HTTP_PORT),
             config_files=([hashring_file, *limit_files] if router_name is None else []) + store_files,
@@ -348,7 +349,10 @@ class ReceiveCluster(pulumi.ComponentResource):
                 ports=[
                     Port("http", HTTP_PORT),
                     Port("grpc", GRPC_PORT),
-                    Port("remote-write", REMOTE_WRITE_PORT, publish=a["publish_remote_write"], host_port=a["remote_write_port"]),
+                    Port(
+                        "remote-write", REMOTE_WRITE_PORT, publish=a["publish_remote_write"],
+                        host_port=a["remote_write_port"], ingress_path=REMOTE_WRITE_PATH,
+                    ),
                 ],
                 health=HealthCheck(port=HTTP_PORT),
                 config_files=[hashring_file, *limit_files],
@@ -427,12 +431,13 @@ class ReceiveCluster(pulumi.ComponentResource):
 
         write_deployed = self.deployments[1] if router_name else self.deployments[0]
         self.remote_write_url = pulumi.Output.from_input(
-            f"http://{target.service_host(write_name)}:{REMOTE_WRITE_PORT}/api/v1/receive"
+            f"http://{target.service_host(write_name)}:{REMOTE_WRITE_PORT}{REMOTE_WRITE_PATH}"
         )
-        # What a person or a remote edge uses: published address when there is one.
+        # What a person or a remote edge uses: the published address (Docker
+        # host port, Kubernetes ingress) when there is one.
         self.external_remote_write_url = pulumi.Output.from_input(
             write_deployed.urls.get("remote-write", f"http://{target.service_host(write_name)}:{REMOTE_WRITE_PORT}")
-            + "/api/v1/receive"
+            + REMOTE_WRITE_PATH
         )
         self.query_url = pulumi.Output.from_input(query_deployed.urls["http"])
         self.store_endpoints = pulumi.Output.from_input(store_endpoints)

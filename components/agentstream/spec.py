@@ -39,12 +39,16 @@ class Port:
 
     ``publish`` asks the target to expose it to people or remote edges
     (Docker: bound on the host; Kubernetes: on the ClusterIP Service).
+    ``ingress_path`` marks a published HTTP port that parties outside the
+    cluster may reach under that path prefix, when the target has an ingress
+    (Kubernetes). Ports without it never leave the cluster.
     """
 
     name: str
     port: int
     publish: bool = False
     host_port: Optional[int] = None
+    ingress_path: Optional[str] = None
 
 
 @dataclass

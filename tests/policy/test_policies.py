@@ -197,7 +197,7 @@ def http_to_public_host(rs):
 
 def http_with_credentials(rs):
     data = find(rs, "batmobile-agent-config").props["data"]
-    data["prometheus.yml"] = data["prometheus.yml"].replace("http://", "http://user:pw@")
+    data["prometheus.yml"] = data["prometheus.yml"].replace("https://", "http://user:pw@")
     return urn(rs, "batmobile-agent-config")
 
 
@@ -495,7 +495,7 @@ def https_and_private_targets(rs):
 def allowed_http_host(rs):
     data = find(rs, "batmobile-agent-config").props["data"]
     data["prometheus.yml"] = data["prometheus.yml"].replace(
-        "http://central-receive.agentstream.svc.cluster.local:19291", "http://receive.wayne.corp:19291")
+        "https://receive.wayne-enterprises.example", "http://receive.wayne.corp:19291")
 
 
 def second_compactor_other_bucket(rs):

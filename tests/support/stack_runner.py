@@ -235,6 +235,7 @@ def run_stack(
             central = cfg["agentstream:centralStack"]
             stack_outputs[central] = {
                 "remote_write_url": "http://central-receive.agentstream.svc.cluster.local:19291/api/v1/receive",
+                "external_remote_write_url": "https://receive.wayne-enterprises.example/api/v1/receive",
                 "query_url": "http://central-query.agentstream.svc.cluster.local:10902",
             }
     return _run(stack, cfg, stack_outputs, preview, lambda: runpy.run_path(os.path.join(REPO, "infra", "__main__.py"), run_name="__main__"))

@@ -63,6 +63,12 @@ CASES = {
     "unknown-limits-key": ("central", {"agentstream:receive": {"limits": {"request": {"seriesLimit": 10}}}}, ["receive.limits.request.seriesLimit", "allowed keys: size_bytes_limit, series_limit, samples_limit"]),
     "negative-limit": ("k8s", {"agentstream:receive": {"limits": {"max_concurrency": -1}}}, ["receive.limits.max_concurrency", ">= 0"]),
     "bad-queue-value": ("dev", {"agentstream:fleets": [{"name": "batmobile", "queueConfig": {"max_shards": 0}}]}, ["queueConfig.max_shards", "integers >= 1"]),
+    "ingress-bad-host": ("central", {"agentstream:kubernetes": {"namespace": "agentstream", "ingress": {"host": "receive"}}}, ["kubernetes.ingress.host", "fully qualified"]),
+    "ingress-unknown-key": ("central", {"agentstream:kubernetes": {"ingress": {"host": "r.example.com", "tls": "x"}}}, ["kubernetes.ingress.tls", "allowed keys", "tlsSecretName"]),
+    "ingress-on-edge": ("edge-batmobile", {"agentstream:kubernetes": {"namespace": "edge-batmobile", "ingress": {"host": "r.example.com"}}}, ["kubernetes.ingress", "nothing to expose"]),
+    "ingress-without-published-rw": ("central", {"agentstream:receive": {"publishRemoteWrite": False}}, ["kubernetes.ingress", "nothing to expose"]),
+    "bad-central-endpoint": ("edge-batcopter", {"agentstream:centralEndpoint": "public"}, ["agentstream:centralEndpoint", "internal, external"]),
+    "central-endpoint-without-central": ("edge-batcopter", {"agentstream:centralStack": "", "agentstream:fleets": [{"name": "batcopter", "remoteWriteUrl": "https://r.example.com/api/v1/receive"}]}, ["agentstream:centralEndpoint", "centralStack"]),
     "unknown-queue-key": ("dev", {"agentstream:fleets": [{"name": "batmobile", "queueConfig": {"maxShards": 4}}]}, ["queueConfig", "allowed keys", "max_shards"]),
 }
 

@@ -188,6 +188,26 @@ def test_request_limits_for_a_tenant_fall_back_to_the_default():
     assert request_limits_for(None, "batmobile") == {"size_bytes_limit": 0, "series_limit": 0, "samples_limit": 0}
 
 
+# -- ingress (edges in other clusters) ------------------------------------------------
+@pytest.mark.parametrize("routers", [0, 2])
+def test_ingress_routes_remote_write_to_the_write_tier(routers):
+    ingress = {"host": "receive.example.com", "tls_secret_name": "receive-tls"}
+    run = run_on("kubernetes", build({"replicas": 2, "router_replicas": routers}), {"ingress": ingress})
+    writer = "central-router" if routers else "central-receive"
+    (ing,) = R.k8s_kind(run, "Ingress")  # query, store and ingesters stay inside
+    (path,) = ing.inputs["spec"]["rules"][0]["http"]["paths"]
+    assert path["path"] == "/api/v1/receive"
+    assert path["backend"]["service"] == {"name": writer, "port": {"name": "remote-write"}}
+    assert run.outputs["external_remote_write_url"] == "https://receive.example.com/api/v1/receive"
+    # In-cluster writers keep using the service.
+    assert run.outputs["remote_write_url"] == f"http://{svc('kubernetes', writer)}:19291/api/v1/receive"
+
+
+def test_no_ingress_when_remote_write_is_not_published():
+    run = run_on("kubernetes", build({"replicas": 1, "publish_remote_write": False}), {"ingress": {"host": "receive.example.com"}})
+    assert R.k8s_kind(run, "Ingress") == []
+
+
 # -- query and outputs ---------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["docker", "kubernetes"])
 def test_query_fans_out_and_dedups(kind):

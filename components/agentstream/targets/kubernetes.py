@@ -4,11 +4,16 @@ A workload with volumes, or whose args name its instance, becomes a
 StatefulSet behind a headless Service (stable pod DNS for the hashring);
 anything else becomes a Deployment behind a ClusterIP Service. Pods run with
 the restricted Pod Security profile, probes, requests and limits.
+
+With ``ingress`` set, published ports that carry an ``ingress_path`` (remote
+write) are also reachable from outside the cluster through one Ingress per
+workload, so edge clusters can write to a central cluster.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Optional, TypedDict
 
 import pulumi
@@ -20,6 +25,20 @@ from . import Deployed, Target
 
 DEFAULT_NAMESPACE = "agentstream"
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+INGRESS_KEYS = ("host", "class_name", "tls_secret_name", "annotations")
+# A DNS-1123 subdomain: host names, IngressClass and Secret names.
+_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+class IngressArgs(TypedDict, total=False):
+    host: str
+    """Public host name edges write to, e.g. ``receive.example.com`` (required)."""
+    class_name: str
+    """IngressClass (default: the cluster's default class)."""
+    tls_secret_name: str
+    """Secret holding the host's certificate; without it the ingress serves plain http."""
+    annotations: dict[str, str]
+    """Extra annotations for the ingress controller (body size, cert-manager issuer, ...)."""
 
 
 class KubernetesTargetArgs(TypedDict, total=False):
@@ -31,6 +50,37 @@ class KubernetesTargetArgs(TypedDict, total=False):
     """Cluster DNS domain (default ``cluster.local``)."""
     storage_class: str
     """StorageClass for PVCs (default: the cluster default)."""
+    ingress: IngressArgs
+    """Expose remote write outside the cluster (default: not exposed)."""
+
+
+def validate_ingress(ingress: object) -> Optional[dict]:
+    """None (no ingress) or the checked ingress settings."""
+    if ingress is None:
+        return None
+    if not isinstance(ingress, dict):
+        raise ValueError(f"kubernetes.ingress: must be a mapping; allowed keys: {', '.join(INGRESS_KEYS)}")
+    unknown = sorted(set(ingress) - set(INGRESS_KEYS))
+    if unknown:
+        raise ValueError(f"kubernetes.ingress.{unknown[0]}: unknown key; allowed keys: {', '.join(INGRESS_KEYS)}")
+    host = ingress.get("host")
+    if not isinstance(host, str) or "." not in host or len(host) > 253 or not _SUBDOMAIN_RE.match(host):
+        raise ValueError(
+            f"kubernetes.ingress.host: {host!r} is not a host name; allowed: a fully qualified lower-case "
+            "DNS name such as receive.example.com"
+        )
+    # Messages name the stack-config keys (camelCase), as elsewhere.
+    for key, field in (("class_name", "className"), ("tls_secret_name", "tlsSecretName")):
+        value = ingress.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > 253 or not _SUBDOMAIN_RE.match(value)):
+            raise ValueError(
+                f"kubernetes.ingress.{field}: {value!r} is not a Kubernetes object name; "
+                "allowed: lower-case letters, digits, '-' and '.'"
+            )
+    annotations = ingress.get("annotations", {})
+    if not isinstance(annotations, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
+        raise ValueError("kubernetes.ingress.annotations: must be a mapping of string to string")
+    return {**ingress, "annotations": dict(annotations)}
 
 
 class KubernetesTarget(Target):
@@ -44,6 +94,7 @@ class KubernetesTarget(Target):
         self.namespace = check_name("kubernetes.namespace", args.get("namespace", DEFAULT_NAMESPACE))
         self.cluster_domain = args.get("cluster_domain", DEFAULT_CLUSTER_DOMAIN)
         self.storage_class = args.get("storage_class")
+        self.ingress = validate_ingress(args.get("ingress"))
         super().__init__("agentstream:index:KubernetesTarget", name, None, opts)
         self._prefix = name
 
@@ -274,7 +325,47 @@ class KubernetesTarget(Target):
         for p in w.ports:
             if p.publish:
                 deployed.urls[p.name] = f"http://{self.service_host(w.name)}:{p.port}"
+        exposed = [p for p in w.ports if p.publish and p.ingress_path]
+        if self.ingress is not None and exposed:
+            deployed.resources.append(self._ingress(w, exposed, meta, child))
+            scheme = "https" if self.ingress.get("tls_secret_name") else "http"
+            for p in exposed:
+                deployed.urls[p.name] = f"{scheme}://{self.ingress['host']}"
         return deployed
+
+    def _ingress(self, w: Workload, ports: list, meta, child: pulumi.ResourceOptions) -> pulumi.Resource:
+        ing = self.ingress
+        tls = ing.get("tls_secret_name")
+        return k8s.networking.v1.Ingress(
+            f"{w.name}-ingress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=w.name, namespace=self.namespace, labels=meta(w.name).labels, annotations=ing["annotations"] or None
+            ),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name=ing.get("class_name"),
+                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[ing["host"]], secret_name=tls)] if tls else None,
+                rules=[
+                    k8s.networking.v1.IngressRuleArgs(
+                        host=ing["host"],
+                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                            paths=[
+                                k8s.networking.v1.HTTPIngressPathArgs(
+                                    path=p.ingress_path,
+                                    path_type="Prefix",
+                                    backend=k8s.networking.v1.IngressBackendArgs(
+                                        service=k8s.networking.v1.IngressServiceBackendArgs(
+                                            name=w.name, port=k8s.networking.v1.ServiceBackendPortArgs(name=p.name)
+                                        )
+                                    ),
+                                )
+                                for p in ports
+                            ]
+                        ),
+                    )
+                ],
+            ),
+            opts=child,
+        )
 
     def _discovery_rbac(self, w: Workload, labels: dict, child: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         # Cluster-wide read of pods/services/endpoints: annotation-based

@@ -32,6 +32,23 @@ def test_camel_case_keys_become_snake_case():
     assert s["object_store"] == {"storage_size": "1Gi"}
 
 
+def test_nested_camel_case_ingress_and_verbatim_limits():
+    s = settings.parse({
+        "target": "kubernetes",
+        "kubernetes": {"ingress": {"host": "r.example.com", "className": "nginx", "tlsSecretName": "r-tls", "annotations": {"a/b": "c"}}},
+        # Thanos' own limits-file keys pass through unchanged.
+        "receive": {"limits": {"request": {"series_limit": 10}}},
+    })
+    assert s["kubernetes"]["ingress"] == {"host": "r.example.com", "class_name": "nginx", "tls_secret_name": "r-tls", "annotations": {"a/b": "c"}}
+    assert s["receive"]["limits"] == {"request": {"series_limit": 10}}
+
+
+def test_central_endpoint():
+    assert settings.parse({})["central_endpoint"] == "internal"
+    edge = {"role": "edge", "centralStack": "org/agentstream/central", "fleets": [{"name": "a"}]}
+    assert settings.parse({**edge, "centralEndpoint": "external"})["central_endpoint"] == "external"
+
+
 def test_defaults():
     s = settings.parse({})
     assert (s["target"], s["role"], s["fleets"], s["images"]) == ("docker", "all", [], {})

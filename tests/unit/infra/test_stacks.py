@@ -16,6 +16,7 @@ from tests.support.stack_runner import load_stack_config, shipped_stacks
 SHIPPED = ["central", "dev", "edge-batcopter", "edge-batmobile", "k8s"]
 CENTRAL_EXPORTS = {"query_url", "remote_write_url", "external_remote_write_url", "store_endpoints", "hashring", "tenant_header", "object_store_endpoint", "bucket", "fleets"}
 CENTRAL_RW = "http://central-receive.agentstream.svc.cluster.local:19291/api/v1/receive"
+CENTRAL_EXTERNAL_RW = "https://receive.wayne-enterprises.example/api/v1/receive"
 
 
 def test_the_shipped_stacks_are_the_ones_tested():
@@ -109,7 +110,8 @@ def test_edge_graph_and_stack_reference(stacks, fleet):
     sts = R.k8s_workload(run, f"{fleet}-agent")
     assert sts.inputs["metadata"]["namespace"] == stack
     cfg = yaml.safe_load(R.k8s_file(run, sts, "/etc/prometheus/prometheus.yml")[0])
-    assert cfg["remote_write"][0]["url"] == CENTRAL_RW  # from the central stack's output
+    # The edge runs in its own cluster: central's ingress URL, from its outputs.
+    assert cfg["remote_write"][0]["url"] == CENTRAL_EXTERNAL_RW
     assert cfg["global"]["external_labels"]["cluster"] == fleet
     assert cfg["global"]["scrape_interval"] == "15s"
 
@@ -122,10 +124,35 @@ def test_edge_writes_where_central_receives(stacks):
 
     edge = run_stack("edge-batmobile", stack_outputs={"organization/agentstream/central": central.outputs})
     cfg = yaml.safe_load(R.k8s_file(edge, R.k8s_workload(edge, "batmobile-agent"), "/etc/prometheus/prometheus.yml")[0])
-    assert cfg["remote_write"][0]["url"] == central.outputs["remote_write_url"]
+    assert cfg["remote_write"][0]["url"] == central.outputs["external_remote_write_url"] == CENTRAL_EXTERNAL_RW
     assert cfg["remote_write"][0]["headers"] == {central.outputs["tenant_header"]: "batmobile"}
-    svc = R.k8s_get(central, "Service", "central-receive")
-    assert 19291 in [p["port"] for p in svc.inputs["spec"]["ports"]]
+    # And that URL reaches receive's remote-write port through the Ingress.
+    (ingress,) = R.k8s_kind(central, "Ingress")
+    spec = ingress.inputs["spec"]
+    assert spec["tls"] == [{"hosts": ["receive.wayne-enterprises.example"], "secretName": "receive-tls"}]
+    assert spec["ingressClassName"] == "nginx"
+    (rule,) = spec["rules"]
+    assert rule["host"] == "receive.wayne-enterprises.example"
+    (path,) = rule["http"]["paths"]
+    assert path["path"] == "/api/v1/receive" and path["pathType"] == "Prefix"
+    backend = path["backend"]["service"]
+    svc = R.k8s_get(central, "Service", backend["name"])
+    assert backend["port"] == {"name": "remote-write"}
+    assert {"name": "remote-write", "port": 19291, "targetPort": 19291} in svc.inputs["spec"]["ports"]
+    assert ingress.inputs["metadata"]["annotations"] == {"nginx.ingress.kubernetes.io/proxy-body-size": "8m"}
+
+
+def test_edge_in_the_same_cluster_writes_to_the_internal_service(stacks):
+    from tests.support.stack_runner import run_stack
+
+    central = stacks("central")
+    edge = run_stack(
+        "edge-batmobile",
+        overrides={"agentstream:centralEndpoint": "internal"},
+        stack_outputs={"organization/agentstream/central": central.outputs},
+    )
+    cfg = yaml.safe_load(R.k8s_file(edge, R.k8s_workload(edge, "batmobile-agent"), "/etc/prometheus/prometheus.yml")[0])
+    assert cfg["remote_write"][0]["url"] == central.outputs["remote_write_url"] == CENTRAL_RW
 
 
 def test_edge_sends_the_central_tenant_header(stacks):

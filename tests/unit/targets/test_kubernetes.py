@@ -302,3 +302,78 @@ def test_target_args_validated_before_registration(args):
     with pytest.raises(ValueError, match="kubernetes.namespace") as e:
         run_program(lambda: a.KubernetesTarget("kubernetes", args))
     assert e.value.recorded == []
+
+
+# -- ingress: remote write from other clusters ---------------------------------------------
+def exposed_demo():
+    w = demo(volumes=False)
+    w.ports = [
+        Port("http", 8080, publish=True),  # published, but no ingress path: stays in the cluster
+        Port("write", 9000, publish=True, ingress_path="/api/v1/write"),
+        Port("hidden", 9001, ingress_path="/never"),  # not published
+    ]
+    return w
+
+
+def deploy_exposed(ingress):
+    def program(target):
+        d = target.deploy(exposed_demo(), parent=pulumi.ComponentResource("test:index:Owner", "owner"))
+        pulumi.export("urls", d.urls)
+
+    return run_on("kubernetes", program, {"ingress": ingress} if ingress is not None else None)
+
+
+def test_ingress_exposes_only_published_ports_with_a_path():
+    run = deploy_exposed({"host": "metrics.example.com", "class_name": "nginx", "tls_secret_name": "metrics-tls",
+                          "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}})
+    (ing,) = R.k8s_kind(run, "Ingress")
+    assert ing.inputs["metadata"]["name"] == "demo"
+    assert ing.inputs["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    spec = ing.inputs["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["tls"] == [{"hosts": ["metrics.example.com"], "secretName": "metrics-tls"}]
+    (rule,) = spec["rules"]
+    assert rule["host"] == "metrics.example.com"
+    assert rule["http"]["paths"] == [
+        {"path": "/api/v1/write", "pathType": "Prefix", "backend": {"service": {"name": "demo", "port": {"name": "write"}}}}
+    ]
+    # The exposed port's URL is the public one; the others stay in-cluster.
+    assert run.outputs["urls"] == {"http": "http://demo.obs.svc.cluster.local:8080", "write": "https://metrics.example.com"}
+    assert set(LABELS) <= set(ing.inputs["metadata"]["labels"])
+    assert validate_k8s_resources(run.resources) == []
+
+
+def test_ingress_without_tls_or_class():
+    run = deploy_exposed({"host": "metrics.internal.example"})
+    (ing,) = R.k8s_kind(run, "Ingress")
+    assert "tls" not in ing.inputs["spec"] and "ingressClassName" not in ing.inputs["spec"]
+    assert "annotations" not in ing.inputs["metadata"]
+    assert run.outputs["urls"]["write"] == "http://metrics.internal.example"
+    assert validate_k8s_resources(run.resources) == []
+
+
+def test_no_ingress_unless_configured():
+    run = deploy_exposed(None)
+    assert R.k8s_kind(run, "Ingress") == []
+    assert run.outputs["urls"]["write"] == "http://demo.obs.svc.cluster.local:9000"
+
+
+@pytest.mark.parametrize(
+    "ingress,field,allowed",
+    [
+        ({}, "kubernetes.ingress.host", "fully qualified"),
+        ({"host": "localhost"}, "kubernetes.ingress.host", "fully qualified"),
+        ({"host": "Receive.Example.com"}, "kubernetes.ingress.host", "lower-case"),
+        ({"host": "https://receive.example.com"}, "kubernetes.ingress.host", "DNS name"),
+        ({"host": "receive.example.com", "path": "/"}, "kubernetes.ingress.path", "host, class_name, tls_secret_name, annotations"),
+        ({"host": "receive.example.com", "class_name": "Nginx"}, "kubernetes.ingress.className", "lower-case letters"),
+        ({"host": "receive.example.com", "tls_secret_name": "tls_cert"}, "kubernetes.ingress.tlsSecretName", "lower-case letters"),
+        ({"host": "receive.example.com", "annotations": {"a": 1}}, "kubernetes.ingress.annotations", "string to string"),
+        ("receive.example.com", "kubernetes.ingress", "mapping"),
+    ],
+)
+def test_ingress_validated_before_registration(ingress, field, allowed):
+    with pytest.raises(ValueError) as e:
+        run_program(lambda: a.KubernetesTarget("kubernetes", {"ingress": ingress}))
+    assert field in str(e.value) and allowed in str(e.value), str(e.value)
+    assert e.value.recorded == []
