@@ -50,7 +50,10 @@ FLEET_KEYS = {
     "queueConfig": "queue_config",
     "walRetention": "wal_retention",
     "walSize": "wal_size",
+    "remoteWriteAuth": "remote_write_auth",
 }
+# The token or password comes from the secret agentstream:remoteWriteSecret.
+AUTH_KEYS = {"type": "type", "username": "username"}
 DOCKER_KEYS = {"network": "network", "publishAddress": "publish_address", "restart": "restart", "wait": "wait"}
 KUBERNETES_KEYS = {
     "namespace": "namespace",
@@ -65,8 +68,10 @@ CENTRAL_ENDPOINTS = ("internal", "external")
 IMAGE_KEYS = ("prometheus", "thanos", "seaweedfs", "minio")
 TOP_KEYS = (
     "target", "role", "docker", "kubernetes", "objectStore", "objstoreConfig", "receive", "fleets",
-    "centralStack", "centralEndpoint", "images",
+    "centralStack", "centralEndpoint", "remoteWriteSecret", "images",
 )
+# Secret text read verbatim, never JSON-decoded.
+STRING_KEYS = ("remoteWriteSecret",)
 _IMAGE_RE = re.compile(r"^[\w.\-/:]+(:[\w.\-]+|@sha256:[0-9a-f]{64})$")
 
 
@@ -122,6 +127,10 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
         fleet = _map(f"fleets[{i}]", f, FLEET_KEYS)
         if "name" not in fleet:
             raise ValueError(f"agentstream:fleets[{i}].name: required")
+        if "remote_write_auth" in fleet:
+            fleet["remote_write_auth"] = _map(f"fleets[{i}].remoteWriteAuth", fleet["remote_write_auth"], AUTH_KEYS)
+            if raw.get("remoteWriteSecret") is not None:
+                fleet["remote_write_auth"]["secret"] = raw["remoteWriteSecret"]
         fleets.append(fleet)
     names = [f["name"] for f in fleets]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -145,6 +154,8 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
             )
         if not fleets:
             raise ValueError("agentstream:fleets: role 'edge' needs at least one fleet")
+    if raw.get("remoteWriteSecret") is not None and not any("remote_write_auth" in f for f in fleets):
+        raise ValueError("agentstream:remoteWriteSecret: set, but no fleet has remoteWriteAuth; allowed: remove it")
     if "centralEndpoint" in raw and not s["central_stack"]:
         raise ValueError("agentstream:centralEndpoint: only used with agentstream:centralStack; allowed: remove it")
     if s["role"] == "central" and fleets:

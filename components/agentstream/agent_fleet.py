@@ -19,7 +19,7 @@ from .config.prometheus import DEFAULT_QUEUE_CONFIG
 from .receive_cluster import ReceiveCluster, request_limits_for
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import Target
-from .validation import check_duration, check_image, check_int, check_label_name, check_labels, check_name
+from .validation import check_choice, check_duration, check_image, check_int, check_label_name, check_labels, check_name
 
 # -- args and defaults --------------------------------------------------------
 DEFAULT_AGENTS = 1
@@ -32,8 +32,24 @@ DEFAULT_TENANT_HEADER = "THANOS-TENANT"
 DEFAULT_WAL_RETENTION = "4h"
 DEFAULT_WAL_SIZE = "5Gi"
 AGENT_PORT = 9090
+AUTH_TYPES = ("bearer", "basic")
+# The token or password, mounted from a Secret (Kubernetes) or uploaded as a
+# secret (Docker); prometheus.yml only names this path.
+REMOTE_WRITE_SECRET_FILE = "/etc/prometheus/secrets/remote-write"
 PROMETHEUS_UID = "65534"  # nobody, as in the upstream image
 QUEUE_CONFIG_KEYS = tuple(DEFAULT_QUEUE_CONFIG) + ("retry_on_http_429", "sample_age_limit")
+
+
+class RemoteWriteAuth(TypedDict, total=False):
+    """Credentials the agents present to the remote-write endpoint
+    (an ingress or proxy in front of Receive, which has no auth of its own)."""
+
+    type: str
+    """``bearer`` (Authorization: Bearer <secret>) or ``basic`` (HTTP basic auth)."""
+    username: str
+    """``basic`` only: the user name."""
+    secret: pulumi.Input[str]
+    """The token or password; pass a Pulumi secret."""
 
 
 class AgentFleetArgs(TypedDict, total=False):
@@ -63,6 +79,8 @@ class AgentFleetArgs(TypedDict, total=False):
     """``--storage.agent.retention.max-time`` (default ``4h``)."""
     wal_size: str
     """WAL volume size (default ``5Gi``)."""
+    remote_write_auth: RemoteWriteAuth
+    """Credentials for remote write (default: none)."""
     image: str
     """Prometheus image (default pinned in ``versions.py``)."""
 
@@ -130,8 +148,34 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
                     f"allowed values: 1 to {limits[key]}"
                 )
     a.setdefault("wal_size", DEFAULT_WAL_SIZE)
+    a["remote_write_auth"] = _validate_auth(name, a.get("remote_write_auth"))
     check_image(f"fleets[{name}].image", a.setdefault("image", versions.PROMETHEUS_IMAGE))
     return a
+
+
+def _validate_auth(name: str, auth: object) -> Optional[dict]:
+    if auth is None:
+        return None
+    field = f"fleets[{name}].remoteWriteAuth"
+    if not isinstance(auth, dict):
+        raise ValueError(f"{field}: must be a mapping with type ({', '.join(AUTH_TYPES)}), username (basic) and the secret")
+    unknown = sorted(set(auth) - {"type", "username", "secret"})
+    if unknown:
+        raise ValueError(f"{field}.{unknown[0]}: unknown key; allowed keys: type, username, secret")
+    check_choice(f"{field}.type", auth.get("type"), AUTH_TYPES)
+    username = auth.get("username")
+    if auth["type"] == "basic":
+        if not isinstance(username, str) or not username or ":" in username:
+            raise ValueError(f"{field}.username: {username!r}; allowed: a non-empty name without ':' (required for basic)")
+    elif username is not None:
+        raise ValueError(f"{field}.username: bearer auth has no user name; allowed: remove it, or use type basic")
+    secret = auth.get("secret")
+    if secret is None or secret == "":
+        raise ValueError(
+            "agentstream:remoteWriteSecret: required with " + field + "; allowed: a secret token or password, "
+            "set with `pulumi config set --secret agentstream:remoteWriteSecret <value>`"
+        )
+    return dict(auth)
 
 
 _QUEUE_INTS = ("capacity", "min_shards", "max_shards", "max_samples_per_send")
@@ -181,7 +225,20 @@ class AgentFleet(pulumi.ComponentResource):
         super().__init__("agentstream:index:AgentFleet", name, None, opts)
         workload_name = f"{name}-agent"
         instances = instance_names(workload_name, a["agents"])
-        remote_write = receive.remote_write_url if receive is not None else pulumi.Output.from_input(a["remote_write_url"])
+        # An explicit URL wins over the ReceiveCluster's service (e.g. a proxy
+        # or another region's ingress in front of the same receivers).
+        if a.get("remote_write_url") is not None:
+            remote_write = pulumi.Output.from_input(a["remote_write_url"])
+        else:
+            remote_write = receive.remote_write_url
+
+        auth, secret_files = None, []
+        if a["remote_write_auth"] is not None:
+            ra = a["remote_write_auth"]
+            auth = {"type": ra["type"], "file": REMOTE_WRITE_SECRET_FILE}
+            if ra["type"] == "basic":
+                auth["username"] = ra["username"]
+            secret_files = [ConfigFile(REMOTE_WRITE_SECRET_FILE, pulumi.Output.secret(ra["secret"]), secret=True)]
 
         labels = {DEFAULT_CLUSTER_LABEL: a["cluster"], **a["external_labels"], a["replica_label"]: "${INSTANCE}"}
         self_targets = [f"{target.instance_host(workload_name, i)}:{AGENT_PORT}" for i in instances]
@@ -198,6 +255,7 @@ class AgentFleet(pulumi.ComponentResource):
                 tenant=a["tenant"],
                 queue_config=a["queue_config"],
                 kubernetes_sd=a["kubernetes_sd"],
+                auth=auth,
             )
         )
         self.config = config
@@ -217,7 +275,7 @@ class AgentFleet(pulumi.ComponentResource):
             replicas=a["agents"],
             ports=[Port("http", AGENT_PORT)],
             health=HealthCheck(port=AGENT_PORT),
-            config_files=[ConfigFile("/etc/prometheus/prometheus.yml", config)],
+            config_files=[ConfigFile("/etc/prometheus/prometheus.yml", config), *secret_files],
             volumes=[Volume("wal", "/prometheus", size=a["wal_size"])],
             user=PROMETHEUS_UID,
             resources=Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi"),

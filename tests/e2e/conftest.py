@@ -64,6 +64,11 @@ def promtool() -> str:
 
 
 @pytest.fixture(scope="session")
+def prometheus_binary() -> str:
+    return binary("prometheus")
+
+
+@pytest.fixture(scope="session")
 def thanos_binary() -> str:
     return binary("thanos")
 

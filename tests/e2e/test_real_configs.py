@@ -3,14 +3,19 @@
 * every agent config of every shipped stack passes `promtool check config --agent`;
 * every Thanos command line (receive, router, query, store, compact) of every
   shipped stack gets past the real binary's flag parser. A flag typo fails.
+* a real agent, with the config and secret file a fleet renders, remote-writes
+  Remote Write 1.0 with the tenant header and its credentials.
 """
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 
 import pytest
 
@@ -178,3 +183,69 @@ def test_limits_file_is_read_strictly(thanos_binary):
     assert running, out[-2000:]
     running, out = start(thanos_binary, base, {"/etc/thanos/limits.yml": good.replace("series_limit", "series_limt")})
     assert not running and "series_limt" in out, out[-2000:]
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A remote-write endpoint on loopback that keeps each request's headers."""
+
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).seen.append(dict(self.headers))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    "auth,expected",
+    [
+        ({"type": "bearer"}, "Bearer s3cret-t0ken"),
+        ({"type": "basic", "username": "gotham"}, "Basic Z290aGFtOnMzY3JldC10MGtlbg=="),  # gotham:s3cret-t0ken
+    ],
+)
+def test_agent_remote_writes_rw1_with_tenant_and_credentials(prometheus_binary, auth, expected):
+    _Recorder.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/v1/receive"
+    # An edge stack on Docker with an explicit URL: no central, no cluster.
+    run = run_stack("dev", config={
+        "agentstream:target": "docker",
+        "agentstream:role": "edge",
+        "agentstream:fleets": [{"name": "gotham", "agents": 1, "scrapeInterval": "1s", "remoteWriteUrl": url,
+                                "remoteWriteAuth": auth, "queueConfig": {"batch_send_deadline": "1s"}}],
+        "agentstream:remoteWriteSecret": "s3cret-t0ken",
+    })
+    (agent,) = [r for r in run.resources if r.type == "docker:index/container:Container" and r.name == "gotham-agent-0"]
+    files = {u["file"]: u["content"] for u in agent.inputs["uploads"]}
+    assert "s3cret-t0ken" not in files["/etc/prometheus/prometheus.yml"]
+    with tempfile.TemporaryDirectory() as root:
+        for path, content in files.items():
+            os.makedirs(os.path.dirname(root + path), exist_ok=True)
+            with open(root + path, "w") as f:
+                f.write(content.replace("/etc/prometheus/", root + "/etc/prometheus/"))
+        args = [a for a in agent.inputs["command"] if not a.startswith(("--config.file", "--storage.agent.path", "--web.listen-address"))]
+        args += [f"--config.file={root}/etc/prometheus/prometheus.yml", f"--storage.agent.path={root}/wal",
+                 "--web.listen-address=127.0.0.1:0"]
+        proc = subprocess.Popen([prometheus_binary, *args], env={**os.environ, "INSTANCE": "gotham-agent-0"},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            deadline = time.time() + 60
+            while not _Recorder.seen and time.time() < deadline and proc.poll() is None:
+                time.sleep(0.5)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+            server.shutdown()
+    assert _Recorder.seen, f"the agent sent nothing in 60s:\n{out[-3000:]}"
+    headers = {k.lower(): v for k, v in _Recorder.seen[0].items()}
+    assert headers["authorization"] == expected
+    assert headers["thanos-tenant"] == "gotham"
+    # Remote Write 1.0 (prometheus.WriteRequest), which Thanos Receive accepts.
+    assert headers["x-prometheus-remote-write-version"] == "0.1.0"
+    assert headers["content-type"] == "application/x-protobuf"
+    assert headers["content-encoding"] == "snappy"

@@ -152,11 +152,59 @@ def test_standalone_fleet_with_remote_write_url():
     assert cfg["remote_write"][0]["headers"] == {"THANOS-TENANT": "batmobile"}
 
 
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_explicit_url_wins_over_the_receive_cluster(kind):
+    url = "https://proxy.example.com/api/v1/receive"
+    run = run_on(kind, build({"remote_write_url": url}))
+    assert run.outputs["fleet_remote_write_url"] == url
+    assert yaml.safe_load(agent_configs(run, kind)[0][0])["remote_write"][0]["url"] == url
+
+
 def test_image_pinned_and_overridable():
     run = run_on("docker", build({}))
     assert R.containers_of(run, "batmobile-agent")[0].inputs["image"] == versions.PROMETHEUS_IMAGE
     run = run_on("docker", build({"image": "quay.io/prometheus/prometheus:v3.5.0"}))
     assert R.containers_of(run, "batmobile-agent")[0].inputs["image"] == "quay.io/prometheus/prometheus:v3.5.0"
+
+
+# -- remote-write auth ------------------------------------------------------------------
+SECRET_FILE = "/etc/prometheus/secrets/remote-write"
+
+
+def secret_file_of(run, kind):
+    """(content, is it secret) of the agents' remote-write secret file."""
+    if kind == "docker":
+        found = set()
+        for c in R.containers_of(run, "batmobile-agent"):
+            i = R.upload_index(c, SECRET_FILE)
+            found.add((c.inputs["uploads"][i]["content"], c.is_secret(f"uploads.{i}.content")))
+        assert len(found) == 1
+        return found.pop()
+    content, obj, path = R.k8s_file(run, R.k8s_workload(run, "batmobile-agent"), SECRET_FILE)
+    return content, obj.inputs["kind"] == "Secret" and obj.is_secret(path)
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+@pytest.mark.parametrize(
+    "auth,section",
+    [
+        ({"type": "bearer", "secret": "t0ken-abc"}, {"authorization": {"type": "Bearer", "credentials_file": SECRET_FILE}}),
+        ({"type": "basic", "username": "batmobile", "secret": "pa55-xyz"}, {"basic_auth": {"username": "batmobile", "password_file": SECRET_FILE}}),
+    ],
+)
+def test_remote_write_auth_reaches_agents_as_a_secret_file(kind, auth, section):
+    # Given as plain text on purpose: the fleet marks it secret itself.
+    fleet = {"agents": 2, "remote_write_url": "https://receive.example.com/api/v1/receive", "remote_write_auth": auth}
+    run = run_on(kind, build(fleet, with_receive=False))
+    for text, _, _ in agent_configs(run, kind):
+        rw = yaml.safe_load(text)["remote_write"][0]
+        assert {k: rw[k] for k in section} == section
+        assert auth["secret"] not in text
+    assert secret_file_of(run, kind) == (auth["secret"], True)
+    # Nowhere in plain text: not in any resource's non-secret inputs.
+    for r in run.resources:
+        if auth["secret"] in str(r.inputs):
+            assert r.secret_paths, f"{r.name} holds the remote-write secret unmarked"
 
 
 # -- validation -------------------------------------------------------------------------
@@ -196,6 +244,13 @@ RECEIVE = validate_receive_args({})
          validate_receive_args({"limits": {"request": {"series_limit": 5000}, "tenants": {"f": {"series_limit": 500}}}}),
          "docker", "fleets[f].queueConfig.max_samples_per_send", "series_limit (500) for tenant 'f'"),
         ({}, None, "docker", "fleets[f].remoteWriteUrl", "required"),
+        ({"remote_write_auth": {"type": "oauth", "secret": "x"}}, RECEIVE, "docker", "fleets[f].remoteWriteAuth.type", "bearer, basic"),
+        ({"remote_write_auth": {"type": "basic", "secret": "x"}}, RECEIVE, "docker", "fleets[f].remoteWriteAuth.username", "required for basic"),
+        ({"remote_write_auth": {"type": "basic", "username": "a:b", "secret": "x"}}, RECEIVE, "docker", "fleets[f].remoteWriteAuth.username", "without ':'"),
+        ({"remote_write_auth": {"type": "bearer", "username": "u", "secret": "x"}}, RECEIVE, "docker", "fleets[f].remoteWriteAuth.username", "use type basic"),
+        ({"remote_write_auth": {"type": "bearer"}}, RECEIVE, "docker", "agentstream:remoteWriteSecret", "pulumi config set --secret"),
+        ({"remote_write_auth": {"type": "bearer", "token": "x"}}, RECEIVE, "docker", "fleets[f].remoteWriteAuth.token", "type, username, secret"),
+        ({"remote_write_auth": "bearer"}, RECEIVE, "docker", "fleets[f].remoteWriteAuth", "mapping"),
         ({"remote_write_url": "ftp://x"}, None, "docker", "fleets[f].remoteWriteUrl", "http://"),
     ],
 )

@@ -69,6 +69,11 @@ CASES = {
     "ingress-without-published-rw": ("central", {"agentstream:receive": {"publishRemoteWrite": False}}, ["kubernetes.ingress", "nothing to expose"]),
     "bad-central-endpoint": ("edge-batcopter", {"agentstream:centralEndpoint": "public"}, ["agentstream:centralEndpoint", "internal, external"]),
     "central-endpoint-without-central": ("edge-batcopter", {"agentstream:centralStack": "", "agentstream:fleets": [{"name": "batcopter", "remoteWriteUrl": "https://r.example.com/api/v1/receive"}]}, ["agentstream:centralEndpoint", "centralStack"]),
+    "auth-without-secret": ("dev", {"agentstream:fleets": [{"name": "batmobile", "remoteWriteAuth": {"type": "bearer"}}]}, ["agentstream:remoteWriteSecret", "fleets[batmobile].remoteWriteAuth", "pulumi config set --secret"]),
+    "secret-without-auth": ("dev", {"agentstream:remoteWriteSecret": "s3cret-value"}, ["agentstream:remoteWriteSecret", "no fleet has remoteWriteAuth"]),
+    "bad-auth-type": ("edge-batmobile", {"agentstream:fleets": [{"name": "batmobile", "remoteWriteAuth": {"type": "digest"}}]}, ["fleets[batmobile].remoteWriteAuth.type", "bearer, basic"]),
+    "basic-auth-without-user": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "remoteWriteAuth": {"type": "basic"}}]}, ["fleets[batcopter].remoteWriteAuth.username", "required for basic"]),
+    "auth-password-in-stack-file": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "remoteWriteAuth": {"type": "basic", "username": "b", "password": "x"}}]}, ["fleets[0].remoteWriteAuth.password", "allowed keys: type, username"]),
     "unknown-queue-key": ("dev", {"agentstream:fleets": [{"name": "batmobile", "queueConfig": {"maxShards": 4}}]}, ["queueConfig", "allowed keys", "max_shards"]),
 }
 

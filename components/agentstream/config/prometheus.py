@@ -35,12 +35,17 @@ def render_agent_config(
     tenant: Optional[str] = None,
     queue_config: Optional[dict[str, object]] = None,
     kubernetes_sd: bool = False,
+    auth: Optional[dict[str, str]] = None,
 ) -> str:
     """Render an agent-mode config: scrape jobs and one remote_write.
 
     Agent mode forbids ``rule_files``, ``alerting`` and ``remote_read``; none
     are ever emitted. ``external_labels`` values may contain ``${INSTANCE}``,
     which Prometheus expands from the environment at load time.
+
+    ``auth`` is ``{"type": "bearer", "file": path}`` or ``{"type": "basic",
+    "username": name, "file": path}``. The config names only the file that
+    holds the token or password, so the config itself carries no secret.
     """
     scrape_configs: list[dict[str, object]] = [
         {
@@ -63,6 +68,11 @@ def render_agent_config(
     }
     if tenant_header and tenant:
         remote_write["headers"] = {tenant_header: tenant}
+    if auth is not None:
+        if auth["type"] == "bearer":
+            remote_write["authorization"] = {"type": "Bearer", "credentials_file": auth["file"]}
+        else:
+            remote_write["basic_auth"] = {"username": auth["username"], "password_file": auth["file"]}
 
     config = {
         "global": {

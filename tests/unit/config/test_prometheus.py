@@ -125,3 +125,20 @@ def test_yaml_safe_for_awkward_values():
     cfg = parsed(remote_write_url=url, external_labels={"site": "yes: no # 'quoted'"})
     assert cfg["remote_write"][0]["url"] == url
     assert cfg["global"]["external_labels"] == {"site": "yes: no # 'quoted'"}
+
+
+def test_bearer_auth_names_only_the_file():
+    rw = parsed(auth={"type": "bearer", "file": "/etc/prometheus/secrets/remote-write"})["remote_write"][0]
+    assert rw["authorization"] == {"type": "Bearer", "credentials_file": "/etc/prometheus/secrets/remote-write"}
+    assert "basic_auth" not in rw
+
+
+def test_basic_auth_names_only_the_file():
+    rw = parsed(auth={"type": "basic", "username": "batmobile", "file": "/s/pw"})["remote_write"][0]
+    assert rw["basic_auth"] == {"username": "batmobile", "password_file": "/s/pw"}
+    assert "authorization" not in rw
+
+
+def test_no_auth_by_default():
+    rw = parsed()["remote_write"][0]
+    assert "authorization" not in rw and "basic_auth" not in rw

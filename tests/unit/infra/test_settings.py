@@ -49,6 +49,16 @@ def test_central_endpoint():
     assert settings.parse({**edge, "centralEndpoint": "external"})["central_endpoint"] == "external"
 
 
+def test_remote_write_secret_reaches_only_fleets_with_auth():
+    s = settings.parse({
+        "role": "edge", "centralStack": "o/p/central", "remoteWriteSecret": "1234",
+        "fleets": [{"name": "a", "remoteWriteAuth": {"type": "basic", "username": "a"}}, {"name": "b"}],
+    })
+    assert s["fleets"][0]["remote_write_auth"] == {"type": "basic", "username": "a", "secret": "1234"}
+    assert "remote_write_auth" not in s["fleets"][1]
+    assert "remoteWriteSecret" in settings.STRING_KEYS  # "1234" is read verbatim, not as a number
+
+
 def test_defaults():
     s = settings.parse({})
     assert (s["target"], s["role"], s["fleets"], s["images"]) == ("docker", "all", [], {})

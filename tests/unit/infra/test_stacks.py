@@ -11,7 +11,7 @@ import yaml
 from tests.support import resources as R
 from tests.support.docker_schema import validate_docker_resources
 from tests.support.k8s_schema import validate_k8s_resources
-from tests.support.stack_runner import load_stack_config, shipped_stacks
+from tests.support.stack_runner import TEST_REMOTE_WRITE_SECRET, load_stack_config, shipped_stacks
 
 SHIPPED = ["central", "dev", "edge-batcopter", "edge-batmobile", "k8s"]
 CENTRAL_EXPORTS = {"query_url", "remote_write_url", "external_remote_write_url", "store_endpoints", "hashring", "tenant_header", "object_store_endpoint", "bucket", "fleets"}
@@ -139,7 +139,14 @@ def test_edge_writes_where_central_receives(stacks):
     svc = R.k8s_get(central, "Service", backend["name"])
     assert backend["port"] == {"name": "remote-write"}
     assert {"name": "remote-write", "port": 19291, "targetPort": 19291} in svc.inputs["spec"]["ports"]
-    assert ingress.inputs["metadata"]["annotations"] == {"nginx.ingress.kubernetes.io/proxy-body-size": "8m"}
+    annotations = ingress.inputs["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/auth-type"] == "basic"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "8m"
+    # ... and the edge answers that basic auth, its password only in a Secret.
+    rw = cfg["remote_write"][0]
+    assert rw["basic_auth"] == {"username": "batmobile", "password_file": "/etc/prometheus/secrets/remote-write"}
+    password, obj, path = R.k8s_file(edge, R.k8s_workload(edge, "batmobile-agent"), "/etc/prometheus/secrets/remote-write")
+    assert password == TEST_REMOTE_WRITE_SECRET and obj.inputs["kind"] == "Secret" and obj.is_secret(path)
 
 
 def test_edge_in_the_same_cluster_writes_to_the_internal_service(stacks):
