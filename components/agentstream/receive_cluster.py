@@ -54,6 +54,13 @@ DEFAULT_BLOCK_DURATION = "2h"
 # How often Store re-lists the bucket. Thanos' own default is 15m; a newly
 # uploaded block stays invisible to Store until the next sync.
 DEFAULT_BUCKET_SYNC_INTERVAL = "3m"
+# Bucket retention per resolution, applied by the compactor; 0d keeps data
+# forever (the bucket is the long-term store). Thanos refuses a raw
+# retention under 40h or a 5m retention under 10d while downsampling, since
+# those blocks would be deleted before they are downsampled.
+DEFAULT_BUCKET_RETENTION = "0d"
+MIN_RAW_RETENTION_SECONDS = 40 * 3600
+MIN_5M_RETENTION_SECONDS = 10 * 86400
 DEFAULT_QUERY_REPLICAS = 1
 DEFAULT_QUERY_PORT = 10902
 DEFAULT_REMOTE_WRITE_PORT = 19291
@@ -115,6 +122,12 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """TSDB block length uploaded to the bucket (default ``2h``; shorter only for tests)."""
     bucket_sync_interval: str
     """How often Store syncs the bucket's block list (default ``3m``)."""
+    bucket_retention_raw: str
+    """How long the compactor keeps raw samples in the bucket (default ``0d``: forever; else >= 40h)."""
+    bucket_retention_5m: str
+    """How long it keeps 5m-downsampled data (default ``0d``: forever; else >= 10d)."""
+    bucket_retention_1h: str
+    """How long it keeps 1h-downsampled data (default ``0d``: forever)."""
     query_replicas: int
     """Thanos Query replicas (default 1)."""
     query_port: int
@@ -172,6 +185,19 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
             "allowed: a retention at least one block long, or blocks are deleted before upload"
         )
     check_duration("receive.bucketSyncInterval", a.setdefault("bucket_sync_interval", DEFAULT_BUCKET_SYNC_INTERVAL))
+    for key, field, minimum in [
+        ("bucket_retention_raw", "receive.bucketRetentionRaw", MIN_RAW_RETENTION_SECONDS),
+        ("bucket_retention_5m", "receive.bucketRetention5m", MIN_5M_RETENTION_SECONDS),
+        ("bucket_retention_1h", "receive.bucketRetention1h", 0),
+    ]:
+        value = a.setdefault(key, DEFAULT_BUCKET_RETENTION)
+        if value != DEFAULT_BUCKET_RETENTION:
+            check_duration(field, value)
+            if duration_seconds(value) < minimum:
+                raise ValueError(
+                    f"{field}: {value} is too short to downsample from; allowed: 0d (forever) or at least "
+                    f"{'40h' if minimum == MIN_RAW_RETENTION_SECONDS else '10d'}"
+                )
     check_int("receive.queryReplicas", a.setdefault("query_replicas", DEFAULT_QUERY_REPLICAS), 1, 16)
     check_port("receive.queryPort", a.setdefault("query_port", DEFAULT_QUERY_PORT))
     check_port("receive.remoteWritePort", a.setdefault("remote_write_port", DEFAULT_REMOTE_WRITE_PORT))
@@ -395,6 +421,9 @@ class ReceiveCluster(pulumi.ComponentResource):
                     "--data-dir=/var/thanos/compact",
                     "--objstore.config-file=/etc/thanos/objstore.yml",
                     f"--deduplication.replica-label={a['replica_label']}",
+                    f"--retention.resolution-raw={a['bucket_retention_raw']}",
+                    f"--retention.resolution-5m={a['bucket_retention_5m']}",
+                    f"--retention.resolution-1h={a['bucket_retention_1h']}",
                 ],
                 replicas=1,
                 ports=[Port("http", HTTP_PORT)],

@@ -173,6 +173,21 @@ def test_flag_check_can_fail(thanos_binary):
     assert not running and "replication-factr" in out
 
 
+def test_compactor_refuses_what_validation_refuses(thanos_binary):
+    """Our retention floors (40h raw, 10d 5m) are Thanos' own: the real
+    compactor refuses the values validation refuses, and takes the floors."""
+    base = ["compact", "--data-dir=/var/thanos/compact", "--objstore.config-file=/etc/thanos/objstore.yml",
+            "--http-address=127.0.0.1:0", "--wait"]
+    # A relative bucket directory: start() runs the binary inside a temp dir.
+    files = {"/etc/thanos/objstore.yml": "type: FILESYSTEM\nconfig:\n  directory: bucket\n"}
+    running, out = start(thanos_binary, base + ["--retention.resolution-raw=39h"], files)
+    assert not running and "40 hours" in out, out[-2000:]
+    running, out = start(thanos_binary, base + ["--retention.resolution-5m=9d"], files)
+    assert not running and "10 days" in out, out[-2000:]
+    running, out = start(thanos_binary, base + ["--retention.resolution-raw=40h", "--retention.resolution-5m=10d"], files)
+    assert running, out[-2000:]
+
+
 def test_limits_file_is_read_strictly(thanos_binary):
     """Receive parses the limits file at start, strictly: a misspelt key stops it."""
     base = ["receive", '--label=r="x"', "--tsdb.path=/var/thanos/receive", "--http-address=127.0.0.1:0",

@@ -74,6 +74,7 @@ CASES = {
     "bad-auth-type": ("edge-batmobile", {"agentstream:fleets": [{"name": "batmobile", "remoteWriteAuth": {"type": "digest"}}]}, ["fleets[batmobile].remoteWriteAuth.type", "bearer, basic"]),
     "basic-auth-without-user": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "remoteWriteAuth": {"type": "basic"}}]}, ["fleets[batcopter].remoteWriteAuth.username", "required for basic"]),
     "auth-password-in-stack-file": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "remoteWriteAuth": {"type": "basic", "username": "b", "password": "x"}}]}, ["fleets[0].remoteWriteAuth.password", "allowed keys: type, username"]),
+    "raw-retention-too-short": ("k8s", {"agentstream:receive": {"bucketRetentionRaw": "24h"}}, ["receive.bucketRetentionRaw", "0d (forever) or at least 40h"]),
     "unknown-queue-key": ("dev", {"agentstream:fleets": [{"name": "batmobile", "queueConfig": {"maxShards": 4}}]}, ["queueConfig", "allowed keys", "max_shards"]),
 }
 

@@ -293,6 +293,14 @@ def test_compactor_flags():
     args = c.inputs["command"]
     assert args[0] == "compact" and "--wait" in args
     assert R.flag(args, "deduplication.replica-label") == "rr"
+    # The bucket is the long-term store: kept forever unless configured.
+    assert [R.flag(args, f"retention.resolution-{r}") for r in ("raw", "5m", "1h")] == ["0d", "0d", "0d"]
+
+
+def test_bucket_retention_reaches_the_compactor():
+    run = run_on("docker", build({"bucket_retention_raw": "40h", "bucket_retention_5m": "90d", "bucket_retention_1h": "2y"}))
+    (c,) = R.containers_of(run, "central-compact")
+    assert [R.flag(c.inputs["command"], f"retention.resolution-{r}") for r in ("raw", "5m", "1h")] == ["40h", "90d", "2y"]
 
 
 def test_tenancy_and_tsdb_flags():
@@ -345,6 +353,9 @@ def test_defaults():
         ({"query_port": 70000}, "receive.queryPort", "between 1 and 65535"),
         ({"query_port": 19291}, "queryPort, remoteWritePort", "unique"),
         ({"router_replicas": -1}, "receive.routerReplicas", "between 0 and 16"),
+        ({"bucket_retention_raw": "1d"}, "receive.bucketRetentionRaw", "at least 40h"),
+        ({"bucket_retention_5m": "7d"}, "receive.bucketRetention5m", "at least 10d"),
+        ({"bucket_retention_1h": "forever"}, "receive.bucketRetention1h", "Prometheus duration"),
         ({"limits": []}, "receive.limits", "allowed keys: max_concurrency, request, tenants"),
         ({"limits": {"burst": 1}}, "receive.limits.burst", "allowed keys: max_concurrency, request, tenants"),
         ({"limits": {"max_concurrency": -1}}, "receive.limits.max_concurrency", ">= 0"),
