@@ -7,22 +7,27 @@ KubernetesTarget) decides *how*.
 """
 
 from . import versions
-from .agent_fleet import AgentFleet, AgentFleetArgs
+from .agent_fleet import AgentFleet, AgentFleetArgs, RemoteWriteAuth
 from .object_store import ObjectStore, ObjectStoreArgs
-from .receive_cluster import ReceiveCluster, ReceiveClusterArgs, write_quorum
+from .receive_cluster import ReceiveCluster, ReceiveClusterArgs, ReceiveLimits, RequestLimits, write_quorum
 from .targets import DockerTarget, DockerTargetArgs, KubernetesTarget, KubernetesTargetArgs, Target
+from .targets.kubernetes import IngressArgs
 
 __all__ = [
     "AgentFleet",
     "AgentFleetArgs",
     "DockerTarget",
     "DockerTargetArgs",
+    "IngressArgs",
     "KubernetesTarget",
     "KubernetesTargetArgs",
     "ObjectStore",
     "ObjectStoreArgs",
     "ReceiveCluster",
     "ReceiveClusterArgs",
+    "ReceiveLimits",
+    "RemoteWriteAuth",
+    "RequestLimits",
     "Target",
     "versions",
     "write_quorum",
