@@ -31,6 +31,9 @@ from typing import Any, Iterable, Optional
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SCHEMA_PATH = os.path.join(REPO, "..", "shared", "schemas", "pulumi-docker.schema.json")
+# Where the project's shared files live on the build machines, for a clone
+# made somewhere else (e.g. CI cloning into /tmp).
+MACHINE_SCHEMA_PATH = "/work/shared/schemas/pulumi-docker.schema.json"
 # Lets a harness running from another checkout point at the schema.
 SCHEMA_ENV = "AGENTSTREAM_DOCKER_SCHEMA"
 
@@ -44,7 +47,13 @@ class SchemaNotFound(FileNotFoundError):
 
 
 def schema_path() -> str:
-    return os.path.abspath(os.environ.get(SCHEMA_ENV) or SCHEMA_PATH)
+    """$AGENTSTREAM_DOCKER_SCHEMA, else ../shared beside the repo, else the machine's /work/shared."""
+    if os.environ.get(SCHEMA_ENV):
+        return os.path.abspath(os.environ[SCHEMA_ENV])
+    for candidate in (SCHEMA_PATH, MACHINE_SCHEMA_PATH):
+        if os.path.isfile(candidate):
+            return os.path.abspath(candidate)
+    return os.path.abspath(SCHEMA_PATH)  # load_schema explains what is missing
 
 
 @functools.lru_cache(maxsize=4)
@@ -54,7 +63,7 @@ def load_schema(path: Optional[str] = None) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise SchemaNotFound(
             f"pulumi-docker schema not found at {path}; expected the shared schemas next to the repo "
-            f"(../shared/schemas/pulumi-docker.schema.json) or a path in ${SCHEMA_ENV}"
+            f"(../shared/schemas/pulumi-docker.schema.json), at {MACHINE_SCHEMA_PATH}, or a path in ${SCHEMA_ENV}"
         )
     with open(path) as f:
         schema = json.load(f)
