@@ -125,9 +125,6 @@ def main() -> None:
             args["remote_write_url"] = central.require_output(output)
             # Send the header the central receive reads its tenant from.
             args["tenant_header"] = central.get_output("tenant_header").apply(lambda h: h or DEFAULT_TENANT_HEADER)
-        if "remote_write_auth" in args:
-            auth = args["remote_write_auth"]
-            args["remote_write_auth"] = {**auth, "secret": pulumi.Output.secret(auth["secret"])}
         fleet = a.AgentFleet(name, args, target, receive=receive)
         fleets[name] = fleet.agents
     pulumi.export("fleets", fleets)

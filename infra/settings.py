@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agentstream.validation import check_keys
+
 ROLES = ("all", "central", "edge")
 TARGETS = ("docker", "kubernetes")
 
@@ -81,11 +83,7 @@ _IMAGE_RE = re.compile(r"^[\w.\-/:]+(:[\w.\-]+|@sha256:[0-9a-f]{64})$")
 def _map(section: str, value: Any, keys: dict[str, str]) -> dict[str, Any]:
     if value is None:
         return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"agentstream:{section}: must be a mapping; allowed keys: {', '.join(keys)}")
-    unknown = [k for k in value if k not in keys]
-    if unknown:
-        raise ValueError(f"agentstream:{section}.{unknown[0]}: unknown key; allowed keys: {', '.join(keys)}")
+    check_keys(f"agentstream:{section}", value, keys)
     return {keys[k]: v for k, v in value.items()}
 
 

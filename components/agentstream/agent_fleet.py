@@ -16,17 +16,25 @@ import pulumi
 from . import versions
 from .config import render_agent_config
 from .config.prometheus import DEFAULT_QUEUE_CONFIG
-from .receive_cluster import ReceiveCluster, request_limits_for
+from .receive_cluster import DEFAULT_TENANT_HEADER, ReceiveCluster, request_limits_for
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import Target
-from .validation import check_choice, check_duration, check_image, check_int, check_label_name, check_labels, check_name
+from .validation import (
+    check_choice,
+    check_duration,
+    check_image,
+    check_int,
+    check_keys,
+    check_label_name,
+    check_labels,
+    check_name,
+)
 
 # -- args and defaults --------------------------------------------------------
 DEFAULT_AGENTS = 1
 DEFAULT_SCRAPE_INTERVAL = "15s"
 DEFAULT_REPLICA_LABEL = "prometheus_replica"
 DEFAULT_CLUSTER_LABEL = "cluster"
-DEFAULT_TENANT_HEADER = "THANOS-TENANT"
 # The WAL keeps data the remote end has not acknowledged, up to this age.
 # Four hours matches upstream and rides out a long receive outage.
 DEFAULT_WAL_RETENTION = "4h"
@@ -157,11 +165,7 @@ def _validate_auth(name: str, auth: object) -> Optional[dict]:
     if auth is None:
         return None
     field = f"fleets[{name}].remoteWriteAuth"
-    if not isinstance(auth, dict):
-        raise ValueError(f"{field}: must be a mapping with type ({', '.join(AUTH_TYPES)}), username (basic) and the secret")
-    unknown = sorted(set(auth) - {"type", "username", "secret"})
-    if unknown:
-        raise ValueError(f"{field}.{unknown[0]}: unknown key; allowed keys: type, username, secret")
+    check_keys(field, auth, ("type", "username", "secret"))
     check_choice(f"{field}.type", auth.get("type"), AUTH_TYPES)
     username = auth.get("username")
     if auth["type"] == "basic":
@@ -185,11 +189,7 @@ _QUEUE_DURATIONS = ("batch_send_deadline", "min_backoff", "max_backoff", "sample
 def _validate_queue_config(name: str, queue: object) -> dict:
     """The user's queue settings over the defaults: setting one key keeps the rest."""
     field = f"fleets[{name}].queueConfig"
-    if not isinstance(queue, dict):
-        raise ValueError(f"{field}: must be a mapping; allowed keys: {', '.join(QUEUE_CONFIG_KEYS)}")
-    unknown = set(queue) - set(QUEUE_CONFIG_KEYS)
-    if unknown:
-        raise ValueError(f"{field}: unknown keys {sorted(unknown)}; allowed keys: {', '.join(QUEUE_CONFIG_KEYS)}")
+    check_keys(field, queue, QUEUE_CONFIG_KEYS)
     merged = {**DEFAULT_QUEUE_CONFIG, **queue}
     for key in _QUEUE_INTS:
         check_int(f"{field}.{key}", merged[key], 1)

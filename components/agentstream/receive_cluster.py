@@ -28,6 +28,7 @@ from .validation import (
     check_duration,
     check_image,
     check_int,
+    check_keys,
     check_label_name,
     check_port,
     check_unique,
@@ -210,22 +211,13 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
     return a
 
 
-def _check_keys(field: str, value: object, allowed: tuple[str, ...]) -> dict:
-    if not isinstance(value, dict):
-        raise ValueError(f"{field}: must be a mapping; allowed keys: {', '.join(allowed)}")
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        raise ValueError(f"{field}.{unknown[0]}: unknown key; allowed keys: {', '.join(allowed)}")
-    return value
-
-
 def validate_limits(limits: object) -> Optional[dict]:
     """None (no limits file) or the limits with every value checked."""
     if limits is None:
         return None
-    _check_keys("receive.limits", limits, LIMITS_KEYS)
+    check_keys("receive.limits", limits, LIMITS_KEYS)
     out: dict = {"max_concurrency": check_int("receive.limits.max_concurrency", limits.get("max_concurrency", 0), 0)}
-    request = _check_keys("receive.limits.request", limits.get("request", {}), REQUEST_LIMIT_KEYS)
+    request = check_keys("receive.limits.request", limits.get("request", {}), REQUEST_LIMIT_KEYS)
     out["request"] = {k: check_int(f"receive.limits.request.{k}", v, 0) for k, v in request.items()}
     tenants = limits.get("tenants", {})
     if not isinstance(tenants, dict):
@@ -235,17 +227,16 @@ def validate_limits(limits: object) -> Optional[dict]:
         if not isinstance(tenant, str) or not tenant:
             raise ValueError(f"receive.limits.tenants: {tenant!r} is not a tenant name; allowed: a non-empty string")
         field = f"receive.limits.tenants.{tenant}"
-        out["tenants"][tenant] = {k: check_int(f"{field}.{k}", v, 0) for k, v in _check_keys(field, tl, REQUEST_LIMIT_KEYS).items()}
+        out["tenants"][tenant] = {k: check_int(f"{field}.{k}", v, 0) for k, v in check_keys(field, tl, REQUEST_LIMIT_KEYS).items()}
     return out
 
 
 def request_limits_for(limits: Optional[dict], tenant: str) -> dict[str, int]:
     """The limits Receive applies to one tenant's requests (0: unlimited)."""
-    if not limits:
-        return {k: 0 for k in REQUEST_LIMIT_KEYS}
     merged = {k: 0 for k in REQUEST_LIMIT_KEYS}
-    merged.update(limits["request"])
-    merged.update(limits["tenants"].get(tenant, {}))
+    if limits:
+        merged.update(limits["request"])
+        merged.update(limits["tenants"].get(tenant, {}))
     return merged
 
 

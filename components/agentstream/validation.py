@@ -41,6 +41,17 @@ def check_label_name(field: str, value: object) -> str:
     return value
 
 
+def check_keys(field: str, value: object, allowed: Iterable[str]) -> dict:
+    """A mapping whose keys are all in ``allowed``; names the first stray key."""
+    allowed = tuple(allowed)
+    if not isinstance(value, dict):
+        raise ValueError(f"{field}: must be a mapping; allowed keys: {', '.join(allowed)}")
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ValueError(f"{field}.{unknown[0]}: unknown key; allowed keys: {', '.join(allowed)}")
+    return value
+
+
 def check_labels(field: str, labels: object) -> dict[str, str]:
     if not isinstance(labels, dict):
         raise ValueError(f"{field}: must be a mapping of label name to string value, got {labels!r}")

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Workload
-from ..validation import check_name
+from ..validation import check_keys, check_name
 from . import Deployed, Target
 
 DEFAULT_NAMESPACE = "agentstream"
@@ -58,11 +58,7 @@ def validate_ingress(ingress: object) -> Optional[dict]:
     """None (no ingress) or the checked ingress settings."""
     if ingress is None:
         return None
-    if not isinstance(ingress, dict):
-        raise ValueError(f"kubernetes.ingress: must be a mapping; allowed keys: {', '.join(INGRESS_KEYS)}")
-    unknown = sorted(set(ingress) - set(INGRESS_KEYS))
-    if unknown:
-        raise ValueError(f"kubernetes.ingress.{unknown[0]}: unknown key; allowed keys: {', '.join(INGRESS_KEYS)}")
+    check_keys("kubernetes.ingress", ingress, INGRESS_KEYS)
     host = ingress.get("host")
     if not isinstance(host, str) or "." not in host or len(host) > 253 or not _SUBDOMAIN_RE.match(host):
         raise ValueError(
@@ -327,19 +323,19 @@ class KubernetesTarget(Target):
                 deployed.urls[p.name] = f"http://{self.service_host(w.name)}:{p.port}"
         exposed = [p for p in w.ports if p.publish and p.ingress_path]
         if self.ingress is not None and exposed:
-            deployed.resources.append(self._ingress(w, exposed, meta, child))
+            deployed.resources.append(self._ingress(w, exposed, child))
             scheme = "https" if self.ingress.get("tls_secret_name") else "http"
             for p in exposed:
                 deployed.urls[p.name] = f"{scheme}://{self.ingress['host']}"
         return deployed
 
-    def _ingress(self, w: Workload, ports: list, meta, child: pulumi.ResourceOptions) -> pulumi.Resource:
+    def _ingress(self, w: Workload, ports: list, child: pulumi.ResourceOptions) -> pulumi.Resource:
         ing = self.ingress
         tls = ing.get("tls_secret_name")
         return k8s.networking.v1.Ingress(
             f"{w.name}-ingress",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=w.name, namespace=self.namespace, labels=meta(w.name).labels, annotations=ing["annotations"] or None
+                name=w.name, namespace=self.namespace, labels=_labels(w), annotations=ing["annotations"] or None
             ),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name=ing.get("class_name"),
