@@ -281,8 +281,10 @@ class AgentFleet(pulumi.ComponentResource):
             resources=Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi"),
             needs_kubernetes_discovery=a["kubernetes_sd"],
         )
-        depends = [r for d in receive.deployments for r in d.resources] if receive is not None else None
-        self.deployed = target.deploy(self.workload, parent=self, depends_on=depends)
+        # No dependency on receive: agents keep their samples in the WAL and
+        # retry until receive answers, so both start together, and a change
+        # to receive never waits on (or restarts) the agents.
+        self.deployed = target.deploy(self.workload, parent=self)
         self.agents = pulumi.Output.from_input(instances)
         self.remote_write_url = remote_write
         self.cluster = a["cluster"]

@@ -139,7 +139,9 @@ class ObjectStore(pulumi.ComponentResource):
             self.endpoint = pulumi.Output.from_input(f"file://{FILESYSTEM_DIR}")
             self.bucket = pulumi.Output.from_input(f"{name}-bucket")
         else:
-            access_key = random.RandomString(
+            # RandomPassword, not RandomString, for the access key too: a
+            # RandomString's id is its value, stored in plain text in state.
+            access_key = random.RandomPassword(
                 f"{name}-access-key", length=20, special=False, lower=False, opts=child
             )
             secret_key = random.RandomPassword(f"{name}-secret-key", length=40, special=False, opts=child)

@@ -446,7 +446,9 @@ class ReceiveCluster(pulumi.ComponentResource):
             user=THANOS_UID,
         )
         self.workloads.append(self.query)
-        query_deployed = target.deploy(self.query, parent=self, depends_on=self.deployments[0].resources)
+        # Query finds its endpoints through the SD file and tolerates absent
+        # ones, so it starts alongside the receivers instead of after them.
+        query_deployed = target.deploy(self.query, parent=self)
         self.deployments.append(query_deployed)
 
         write_deployed = self.deployments[1] if router_name else self.deployments[0]

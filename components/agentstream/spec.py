@@ -123,6 +123,11 @@ class Workload:
     secret_env: dict[str, pulumi.Output] = field(default_factory=dict)
     user: str = "65534"           # nobody, as in the upstream images
     resources: Resources = field(default_factory=Resources)
+    # Seconds between SIGTERM and SIGKILL when an instance stops (Docker:
+    # destroy grace; Kubernetes: terminationGracePeriodSeconds). None: 120
+    # for workloads with data (receive flushes and uploads its head on
+    # SIGTERM, an agent closes its WAL), 30 otherwise.
+    stop_grace_seconds: Optional[int] = None
     # Kubernetes PodDisruptionBudget; None for no budget.
     max_unavailable: Optional[int] = None
     # Kubernetes only: the agent needs to list pods/services for discovery.
@@ -132,8 +137,8 @@ class Workload:
     def instance_names(self) -> list[str]:
         return instance_names(self.name, self.replicas)
 
-    def port(self, name: str) -> int:
-        for p in self.ports:
-            if p.name == name:
-                return p.port
-        raise KeyError(f"workload {self.name!r} has no port named {name!r}")
+    @property
+    def stop_grace(self) -> int:
+        if self.stop_grace_seconds is not None:
+            return self.stop_grace_seconds
+        return 120 if self.volumes else 30

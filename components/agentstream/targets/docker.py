@@ -33,6 +33,10 @@ class DockerTargetArgs(TypedDict, total=False):
     """Container restart policy (default ``unless-stopped``)."""
     wait: bool
     """Wait for each container to be healthy before going on (default True)."""
+    create_network: bool
+    """Create ``network`` (default True). False joins a network another stack
+    created, e.g. an edge stack next to its central stack on one host (the
+    Docker analogue of another namespace in the same cluster)."""
 
 
 class DockerTarget(Target):
@@ -53,18 +57,26 @@ class DockerTarget(Target):
         self.restart = args.get("restart", DEFAULT_RESTART)
         check_choice("docker.restart", self.restart, RESTART_POLICIES)
         self.wait = bool(args.get("wait", True))
+        self.create_network = bool(args.get("create_network", True))
         super().__init__("agentstream:index:DockerTarget", name, None, opts)
         self._prefix = name
 
-        self.network = docker.Network(
-            f"{name}-network",
-            name=self.network_name,
-            labels=[docker.NetworkLabelArgs(label="app.kubernetes.io/part-of", value="agentstream")],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.network: Optional[docker.Network] = None
+        if self.create_network:
+            self.network = docker.Network(
+                f"{name}-network",
+                name=self.network_name,
+                labels=[docker.NetworkLabelArgs(label="app.kubernetes.io/part-of", value="agentstream")],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.network_ref: pulumi.Input[str] = self.network.name
+        else:
+            # Looked up, not created: a missing network fails the preview
+            # with the provider's message instead of a container create later.
+            self.network_ref = docker.get_network_output(name=self.network_name).name
         self._images: dict[str, docker.RemoteImage] = {}
         self._shared_volumes: dict[str, docker.Volume] = {}
-        self.register_outputs({"network": self.network.name})
+        self.register_outputs({"network": self.network_ref})
 
     # -- where ---------------------------------------------------------------
     def service_host(self, workload_name: str) -> str:
@@ -93,6 +105,7 @@ class DockerTarget(Target):
     def deploy(self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list] = None) -> Deployed:
         image = self._image(workload.image)
         deployed = Deployed(workload=workload)
+        previous: Optional[docker.Container] = None
         for index, instance in enumerate(workload.instance_names()):
             volumes = []
             for vol in workload.volumes:
@@ -125,7 +138,7 @@ class DockerTarget(Target):
                     attach=True,
                     restart="no",
                     labels=[docker.ContainerLabelArgs(label="app.kubernetes.io/part-of", value=workload.part_of)],
-                    opts=pulumi.ResourceOptions(parent=parent),
+                    opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
                 )
                 deployed.resources.append(init)
 
@@ -156,24 +169,67 @@ class DockerTarget(Target):
                 volumes=volumes or None,
                 ports=ports or None,
                 networks_advanced=[
-                    docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[workload.name, instance])
+                    docker.ContainerNetworksAdvancedArgs(name=self.network_ref, aliases=[workload.name, instance])
                 ],
                 healthcheck=docker.ContainerHealthcheckArgs(
                     tests=_health_test(workload),
-                    interval="5s",
-                    timeout="3s",
-                    retries=10,
-                    start_period=f"{workload.health.start_period}s",
+                    # Docker reports durations back in Go's format; sending
+                    # them that way keeps `pulumi refresh` free of drift.
+                    interval=go_duration(HEALTH_INTERVAL_SECONDS),
+                    timeout=go_duration(HEALTH_TIMEOUT_SECONDS),
+                    retries=HEALTH_RETRIES,
+                    start_period=go_duration(workload.health.start_period),
                 ),
                 restart=self.restart,
                 must_run=True,
                 wait=self.wait,
-                wait_timeout=180,
+                wait_timeout=WAIT_TIMEOUT_SECONDS,
+                # SIGTERM first, so receive flushes its head and uploads it,
+                # and an agent closes its WAL cleanly.
+                destroy_grace_seconds=workload.stop_grace,
                 labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in _labels(workload, instance).items()],
-                opts=pulumi.ResourceOptions(parent=parent, depends_on=[*(depends_on or []), *([init] if init else [])] or None),
+                opts=pulumi.ResourceOptions(
+                    parent=parent,
+                    depends_on=[*(depends_on or []), *([init] if init else []), *([previous] if previous else [])] or None,
+                    # Names are fixed (they are the instances' DNS names), so
+                    # a replacement must remove the old container first...
+                    delete_before_replace=True,
+                ),
             )
+            # ...and each instance waits for the one before it: Pulumi then
+            # replaces them one at a time, each healthy before the next goes
+            # down, so a fleet or the receive ring always has members running
+            # (a rolling update, like a StatefulSet's). A depends_on edge does
+            # not make a replacement cascade; only property dependencies do.
+            previous = container
             deployed.resources.append(container)
         return deployed
+
+
+HEALTH_INTERVAL_SECONDS = 5
+HEALTH_TIMEOUT_SECONDS = 3
+HEALTH_RETRIES = 10
+WAIT_TIMEOUT_SECONDS = 180
+
+
+def go_duration(seconds: int) -> str:
+    """Whole seconds as Go's ``time.Duration.String()`` writes them.
+
+    Docker stores health-check durations as nanoseconds and the provider
+    reads them back in this form (60 -> ``1m0s``), so anything else shows as
+    a change on every ``pulumi up`` and ``pulumi refresh``.
+    """
+    if seconds < 0:
+        raise ValueError(f"negative duration: {seconds}")
+    if seconds == 0:
+        return "0s"
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h}h{m}m{s}s"
+    if m:
+        return f"{m}m{s}s"
+    return f"{s}s"
 
 
 def _health_test(workload: Workload) -> list[str]:

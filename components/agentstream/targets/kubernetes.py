@@ -256,7 +256,7 @@ class KubernetesTarget(Target):
                 ),
                 containers=[container],
                 volumes=volumes,
-                termination_grace_period_seconds=120 if stateful else 30,
+                termination_grace_period_seconds=w.stop_grace,
             ),
         )
 
