@@ -59,7 +59,13 @@ FLEET_KEYS = {
 }
 # The token or password comes from the secret agentstream:remoteWriteSecret.
 AUTH_KEYS = {"type": "type", "username": "username"}
-DOCKER_KEYS = {"network": "network", "publishAddress": "publish_address", "restart": "restart", "wait": "wait"}
+DOCKER_KEYS = {
+    "network": "network",
+    "createNetwork": "create_network",
+    "publishAddress": "publish_address",
+    "restart": "restart",
+    "wait": "wait",
+}
 KUBERNETES_KEYS = {
     "namespace": "namespace",
     "createNamespace": "create_namespace",
@@ -159,6 +165,23 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("agentstream:remoteWriteSecret: set, but no fleet has remoteWriteAuth; allowed: remove it")
     if "centralEndpoint" in raw and not s["central_stack"]:
         raise ValueError("agentstream:centralEndpoint: only used with agentstream:centralStack; allowed: remove it")
+    create_network = s["docker"].get("create_network", True)
+    if not isinstance(create_network, bool):
+        raise ValueError(f"agentstream:docker.createNetwork: {create_network!r} is not allowed; allowed values: true, false")
+    if (
+        s["target"] == "docker"
+        and s["role"] == "edge"
+        and s["central_stack"]
+        and s["central_endpoint"] == "internal"
+        and create_network
+    ):
+        # central's internal URL names containers on central's network; an
+        # edge on a network of its own could not resolve them.
+        raise ValueError(
+            "agentstream:docker.createNetwork: an edge writing to central's internal endpoint must join central's "
+            "network; allowed: createNetwork: false with docker.network set to central's network, or "
+            "centralEndpoint: external"
+        )
     if s["role"] == "central" and fleets:
         raise ValueError("agentstream:fleets: role 'central' deploys no fleets; allowed: put them in edge stacks")
     return s

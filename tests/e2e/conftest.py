@@ -1,24 +1,36 @@
-"""Shared set-up for the real (e2e) tests: local images, binaries, Docker."""
+"""Shared set-up for the real (e2e) tests: the real Pulumi engine, a Docker
+engine with the pinned images, the real binaries, and helpers that read the
+pipeline back through Query and the Docker API.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import threading
+import time
+from collections import defaultdict
+from typing import Callable, Iterable, Optional
 
 import pytest
+import requests
 
 from agentstream import versions
+from tests.support.real_stack import Backend, RealStack, log, pulumi_cli
 
 CACHE = os.environ.get("AGENTSTREAM_CACHE", os.path.expanduser("~/.cache/agentstream"))
-LOCAL_REGISTRY = "agentstream.local"
 
-# The e2e stack's images: local builds of exactly the versions the package pins.
-LOCAL_IMAGES = {
-    "prometheus": f"{LOCAL_REGISTRY}/prometheus:{versions.PROMETHEUS_VERSION}",
-    "thanos": f"{LOCAL_REGISTRY}/thanos:{versions.THANOS_VERSION}",
-    "seaweedfs": f"{LOCAL_REGISTRY}/seaweedfs:{versions.SEAWEEDFS_VERSION}",
+# What the stacks run: the pinned images, present in the local engine (pulled
+# or built by scripts/images.sh). The stacks name no other images.
+PINNED = {
+    "prometheus": versions.PROMETHEUS_IMAGE,
+    "thanos": versions.THANOS_IMAGE,
+    "seaweedfs": versions.SEAWEEDFS_IMAGE,
 }
+QUERY_PORT = 10902
+REMOTE_WRITE_PORT = 19291
+PART_OF = "app.kubernetes.io/part-of=agentstream"
 
 
 def _missing(reason: str):
@@ -26,7 +38,7 @@ def _missing(reason: str):
     # because .ci/run installs everything first.
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI runs scripts/e2e-setup.sh first; did it fail?)")
-    pytest.skip(f"{reason}; run: bash scripts/e2e-setup.sh")
+    pytest.skip(f"{reason}; run: eval \"$(bash scripts/e2e-setup.sh)\"")
 
 
 def binary(name: str) -> str:
@@ -50,12 +62,29 @@ def docker_client():
         client.ping()
     except Exception as e:  # noqa: BLE001 - any failure means no usable engine
         _missing(f"no Docker engine answers ({e.__class__.__name__})")
-    for ref in LOCAL_IMAGES.values():
+    for ref in PINNED.values():
         try:
             client.images.get(ref)
         except docker.errors.ImageNotFound:
-            _missing(f"local image {ref} not built")
+            _missing(f"pinned image {ref} not in the local engine")
     return client
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory, docker_client) -> Backend:
+    """One file state backend for the session; stacks left deployed by a
+    failed test are destroyed at the end, so the host is left clean."""
+    if not pulumi_cli():
+        _missing("no pulumi CLI on PATH")
+    b = Backend(tmp_path_factory.mktemp("pulumi"))
+    yield b
+    for s in reversed(list(b.stacks.values())):
+        try:
+            if s.resource_states():
+                log(f"session end: destroying leftover stack {s.name}")
+                s.destroy()
+        except Exception as e:  # noqa: BLE001 - best effort; leftovers() asserts in the tests
+            log(f"session end: destroy of {s.name} failed: {e}")
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +104,172 @@ def thanos_binary() -> str:
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+# -- reading the pipeline back -------------------------------------------------
+def wait_for(what: str, check: Callable, timeout: float, interval: float = 5.0):
+    """Poll ``check`` until it returns a truthy value; print progress."""
+    start = time.time()
+    last_error = None
+    while time.time() - start < timeout:
+        try:
+            value = check()
+            if value:
+                log(f"{what}: ok after {int(time.time() - start)}s")
+                return value
+        except (requests.RequestException, AssertionError, KeyError) as e:
+            last_error = e
+        log(f"waiting for {what} ({int(time.time() - start)}s/{int(timeout)}s)")
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last_error!r}")
+
+
+class Query:
+    """Thanos Query's HTTP API, deduplicated unless asked otherwise."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def query(self, promql: str, dedup: bool = True, **params) -> list[dict]:
+        r = requests.get(
+            f"{self.url}/api/v1/query", params={"query": promql, "dedup": str(dedup).lower(), **params}, timeout=20
+        )
+        r.raise_for_status()
+        body = r.json()
+        assert body["status"] == "success", body
+        return body["data"]["result"]
+
+    def query_range(self, promql: str, start: float, end: float, step: int = 15) -> list[dict]:
+        r = requests.get(
+            f"{self.url}/api/v1/query_range",
+            params={"query": promql, "start": start, "end": end, "step": step, "dedup": "true"},
+            timeout=30,
+        )
+        r.raise_for_status()
+        return r.json()["data"]["result"]
+
+    def samples(self, selector: str, start: float, end: float) -> dict[str, list[float]]:
+        """Raw sample timestamps per target (``instance``) in (start, end], deduplicated.
+
+        A range-vector selector at ``end`` returns the stored samples
+        themselves, so this counts what is in the view, not an interpolation.
+        """
+        window = max(1, int(end - start))
+        out: dict[str, list[float]] = {}
+        for s in self.query(f"{selector}[{window}s]", time=end):
+            out[s["metric"].get("instance", "")] = sorted(float(t) for t, _ in s["values"])
+        return out
+
+
+def gaps(timestamps: list[float], start: float, end: float) -> float:
+    """The longest stretch in [start, end] with no sample (edges included)."""
+    points = [start, *[t for t in timestamps if start <= t <= end], end]
+    return max(b - a for a, b in zip(points, points[1:]))
+
+
+def assert_no_gap(q: Query, selector: str, targets: Iterable[str], start: float, end: float, interval: float) -> dict:
+    """Every target has a sample at least every 2 scrape intervals over the window.
+
+    One missed scrape (an interval plus jitter) is allowed; a fleet that stops
+    scraping for longer than that fails. Returns the longest gap per target.
+    """
+    samples = q.samples(selector, start, end)
+    longest = {t: gaps(samples.get(t, []), start, end) for t in targets}
+    log(f"longest gap per target in {selector} over {end - start:.0f}s: {longest}")
+    bad = {t: g for t, g in longest.items() if g > 2 * interval + 1}
+    assert not bad, f"gaps longer than 2 scrape intervals ({2 * interval}s) in {selector}: {bad}"
+    return longest
+
+
+def bucket_blocks(docker_client, store: str = "central-store-0") -> list[dict]:
+    """Blocks in the bucket, listed by the real `thanos tools bucket ls` with the deployed config."""
+    import json
+
+    out = docker_client.containers.get(store).exec_run(
+        ["thanos", "tools", "bucket", "ls", "--objstore.config-file=/etc/thanos/objstore.yml", "-o", "json"],
+        demux=True,
+    )
+    stdout, stderr = (part.decode(errors="replace") if part else "" for part in out.output)
+    assert out.exit_code == 0, stderr[-2000:]
+    # A stream of indented JSON documents (each block's meta.json) on stdout.
+    decoder, blocks, pos = json.JSONDecoder(), [], 0
+    while stdout[pos:].strip():
+        block, end = decoder.raw_decode(stdout, pos + len(stdout[pos:]) - len(stdout[pos:].lstrip()))
+        blocks.append(block)
+        pos = end
+    return blocks
+
+
+def wait_all_healthy(docker_client, names: list[str], timeout: float = 120) -> None:
+    def healthy():
+        for n in names:
+            state = docker_client.api.inspect_container(n)["State"]
+            if (state.get("Health") or {}).get("Status") != "healthy":
+                return False
+        return True
+
+    wait_for(f"{', '.join(names)} healthy", healthy, timeout=timeout, interval=3)
+
+
+def part_of_leftovers(docker_client) -> list[str]:
+    """Every container, volume and network of ours still on the engine."""
+    left = [f"container {c.name}" for c in docker_client.containers.list(all=True, filters={"label": PART_OF})]
+    left += [f"volume {v.name}" for v in docker_client.volumes.list(filters={"label": PART_OF})]
+    left += [f"network {n.name}" for n in docker_client.networks.list(filters={"label": PART_OF})]
+    return left
+
+
+class RunningMonitor:
+    """Samples, every 0.5 s, how many containers of each group are running and
+    healthy, so a test can show that a change never took a whole group down."""
+
+    def __init__(self, docker_client, groups: dict[str, list[str]]):
+        self.client = docker_client
+        self.groups = groups
+        self.min_up: dict[str, int] = {g: len(n) for g, n in groups.items()}
+        self.seen: dict[str, set] = defaultdict(set)  # container ids per name: replaced ones show up twice
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                running = {}
+                # The list API: cheap enough for 2 polls a second. Status reads
+                # e.g. "Up 5 seconds (healthy)" or "Up 2 seconds (health: starting)".
+                for c in self.client.api.containers(filters={"label": PART_OF}):
+                    name = c["Names"][0].lstrip("/")
+                    status = c.get("Status", "")
+                    running[name] = c.get("State") == "running" and ("(" not in status or "(healthy)" in status)
+                    self.seen[name].add(c["Id"])
+                for g, names in self.groups.items():
+                    self.min_up[g] = min(self.min_up[g], sum(1 for n in names if running.get(n)))
+            except Exception:  # noqa: BLE001 - a container vanishing mid-list
+                pass
+            self._stop.wait(0.5)
+
+    def __enter__(self) -> "RunningMonitor":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def replaced(self, name: str) -> bool:
+        return len(self.seen.get(name, ())) > 1
+
+
+def changes(result) -> dict[str, int]:
+    """An up/preview result's change counts without the unchanged ones."""
+    summary = getattr(result, "change_summary", None)
+    if summary is None:
+        summary = result.summary.resource_changes or {}
+    return {k: v for k, v in summary.items() if k != "same" and v}
+
+
+__all__ = [
+    "Backend", "RealStack", "Query", "RunningMonitor", "PINNED", "QUERY_PORT", "REMOTE_WRITE_PORT",
+    "assert_no_gap", "bucket_blocks", "changes", "gaps", "log", "part_of_leftovers", "run", "wait_all_healthy",
+    "wait_for",
+]

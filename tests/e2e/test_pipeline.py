@@ -1,9 +1,10 @@
-"""The dev stack, for real: agents -> receive (RF 3) -> SeaweedFS -> store, via query.
+"""The dev stack, for real: `pulumi up` with the real engine and docker
+provider; agents -> receive (RF 3) -> SeaweedFS -> store, via query.
 
-Runs the real stack program with Pulumi.dev.yaml under the mock engine, then
-creates its docker resources on a real engine with locally built images of
-the pinned versions (see harness.py). The tests below run in file order and
-share one deployment; the last one tears it down.
+The stack is ``Pulumi.dev.yaml`` with two test settings: 1m blocks (so
+receive cuts and uploads one within ~2 minutes; 2h in production) and a 15s
+bucket sync. The tests run in file order and share one deployment; the last
+one destroys it with `pulumi destroy`.
 """
 
 from __future__ import annotations
@@ -17,86 +18,69 @@ import yaml
 
 from agentstream import versions
 from agentstream.validation import duration_seconds
-from tests.e2e.conftest import LOCAL_IMAGES
-from tests.e2e.harness import Deployment, log, materialize
-from tests.support.stack_runner import StackRun, load_stack_config, run_stack
+from tests.e2e.conftest import (
+    PINNED,
+    QUERY_PORT,
+    REMOTE_WRITE_PORT,
+    Query,
+    bucket_blocks,
+    changes,
+    log,
+    part_of_leftovers,
+    wait_all_healthy,
+    wait_for,
+)
+from tests.support.real_stack import shipped_config
 
 pytestmark = pytest.mark.e2e
 
-QUERY_PORT = 10902
-REMOTE_WRITE_PORT = 19291
-# Short blocks so receive cuts and uploads one within ~2 minutes (2h in prod).
 BLOCK_DURATION = "1m"
 
 
 def e2e_config() -> dict:
-    """Pulumi.dev.yaml, with the images pointed at the local builds."""
-    cfg = load_stack_config("dev")
-    receive = dict(cfg["agentstream:receive"])
-    receive.update({"blockDuration": BLOCK_DURATION, "bucketSyncInterval": "15s",
-                    "queryPort": QUERY_PORT, "remoteWritePort": REMOTE_WRITE_PORT})
-    cfg["agentstream:receive"] = receive
-    cfg["agentstream:images"] = dict(LOCAL_IMAGES)
+    """Pulumi.dev.yaml with short blocks; the images are the pinned ones."""
+    cfg = shipped_config("dev")
+    cfg["agentstream:receive"] = {**cfg["agentstream:receive"], "blockDuration": BLOCK_DURATION, "bucketSyncInterval": "15s"}
     return cfg
 
 
 class Pipeline:
-    def __init__(self, run: StackRun, dep: Deployment):
-        self.run = run
-        self.dep = dep
-        self.query_url = run.outputs["query_url"]
-        self.fleets = run.outputs["fleets"]
-        receive = next(r for r in run.resources if r.name == "central-receive-0")
-        objstore = next(u["content"] for u in receive.inputs["uploads"] if u["file"].endswith("objstore.yml"))
-        self.objstore = yaml.safe_load(objstore)["config"]
+    def __init__(self, stack, docker_client):
+        self.stack = stack
+        self.outputs = stack.outputs()
+        self.q = Query(self.outputs["query_url"])
+        self.fleets = self.outputs["fleets"]
+        self.docker = docker_client
 
-    def query(self, promql: str, dedup: bool = True, **params) -> list[dict]:
-        r = requests.get(
-            f"{self.query_url}/api/v1/query",
-            params={"query": promql, "dedup": str(dedup).lower(), **params},
-            timeout=15,
+    def query(self, *a, **kw):
+        return self.q.query(*a, **kw)
+
+    def file_in(self, container: str, path: str) -> str:
+        out = self.docker.containers.get(container).exec_run(["cat", path])
+        assert out.exit_code == 0, out.output
+        return out.output.decode()
+
+    @property
+    def objstore(self) -> dict:
+        return yaml.safe_load(self.file_in("central-receive-0", "/etc/thanos/objstore.yml"))["config"]
+
+    def containers(self) -> list[str]:
+        return sorted(
+            r["outputs"]["name"]
+            for r in self.stack.resource_states()
+            if r["type"] == "docker:index/container:Container" and r["outputs"].get("mustRun")
         )
-        r.raise_for_status()
-        body = r.json()
-        assert body["status"] == "success", body
-        return body["data"]["result"]
-
-    def query_range(self, promql: str, start: float, end: float, step: int = 15) -> list[dict]:
-        r = requests.get(
-            f"{self.query_url}/api/v1/query_range",
-            params={"query": promql, "start": start, "end": end, "step": step, "dedup": "true"},
-            timeout=30,
-        )
-        r.raise_for_status()
-        return r.json()["data"]["result"]
-
-
-def wait_for(what: str, check, timeout: float, interval: float = 5.0):
-    """Poll ``check`` until it returns a truthy value; print progress."""
-    start = time.time()
-    last_error = None
-    while time.time() - start < timeout:
-        try:
-            value = check()
-            if value:
-                log(f"{what}: ok after {int(time.time() - start)}s")
-                return value
-        except (requests.RequestException, AssertionError, KeyError) as e:
-            last_error = e
-        log(f"waiting for {what} ({int(time.time() - start)}s/{int(timeout)}s)")
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last_error!r}")
 
 
 @pytest.fixture(scope="module")
-def pipeline(docker_client):
-    log("running the stack program (dev + local images) under the mock engine")
-    run = run_stack("dev", config=e2e_config())
-    log(f"{len(run.resources)} resources registered; creating the docker ones")
-    dep = materialize(run, docker_client)
-    p = Pipeline(run, dep)
+def pipeline(backend, docker_client):
+    stack = backend.stack("dev", e2e_config())
+    up = stack.up()
+    assert up.summary.result == "succeeded"
+    p = Pipeline(stack, docker_client)
+    p.first_up = up
     yield p
-    dep.destroy()  # idempotent; test_teardown already did it when it ran
+    stack.destroy()  # idempotent; test_destroy_leaves_nothing already did it when it ran
 
 
 def _run_once(client, image: str, args: list[str]) -> str:
@@ -109,16 +93,39 @@ def _run_once(client, image: str, args: list[str]) -> str:
 
 
 def test_images_are_the_pinned_versions(docker_client):
-    out = _run_once(docker_client, LOCAL_IMAGES["prometheus"], ["--version"])
+    out = _run_once(docker_client, PINNED["prometheus"], ["--version"])
     assert f"version {versions.PROMETHEUS_VERSION.lstrip('v')}" in out
-    out = _run_once(docker_client, LOCAL_IMAGES["thanos"], ["--version"])
+    out = _run_once(docker_client, PINNED["thanos"], ["--version"])
     assert versions.THANOS_VERSION.lstrip("v") in out
-    out = _run_once(docker_client, LOCAL_IMAGES["seaweedfs"], ["version"])
+    out = _run_once(docker_client, PINNED["seaweedfs"], ["version"])
     assert f" {versions.SEAWEEDFS_VERSION} " in out
-    # The e2e stack uses exactly these, and they carry the pinned tags.
-    assert LOCAL_IMAGES["prometheus"].endswith(":" + versions.PROMETHEUS_IMAGE.rsplit(":", 1)[1])
-    assert LOCAL_IMAGES["thanos"].endswith(":" + versions.THANOS_IMAGE.rsplit(":", 1)[1])
-    assert LOCAL_IMAGES["seaweedfs"].endswith(":" + versions.SEAWEEDFS_IMAGE.rsplit(":", 1)[1])
+
+
+def test_first_up_creates_everything_and_runs_it(pipeline, docker_client):
+    created = changes(pipeline.first_up)
+    assert set(created) == {"create"}, created
+    # Every container the state says is running is, under its own name.
+    names = pipeline.containers()
+    assert len(names) == 3 + 1 + 1 + 1 + 1 + 4, names  # receive, query, store, compact, seaweedfs, 4 agents
+    for n in names:
+        assert docker_client.containers.get(n).status == "running", n
+    # The containers run the image the RemoteImage resolved (the pinned one).
+    images = {r["outputs"]["name"]: r["outputs"]["imageId"] for r in pipeline.stack.resource_states()
+              if r["type"] == "docker:index/remoteImage:RemoteImage"}
+    assert set(images) == {PINNED["prometheus"], PINNED["thanos"], PINNED["seaweedfs"]}
+    for name, image_id in images.items():
+        assert docker_client.images.get(name).id == image_id
+
+
+def test_second_up_and_refresh_change_nothing(pipeline):
+    """`pulumi up` is idempotent: nothing to do the second time, no drift on refresh."""
+    again = pipeline.stack.up()
+    assert changes(again) == {}, again.summary.resource_changes
+    refreshed = pipeline.stack.refresh()
+    assert changes(refreshed) == {}, refreshed.summary.resource_changes
+    # And after the refresh, a preview still has nothing to do.
+    preview = pipeline.stack.preview(diff=True)
+    assert changes(preview) == {}, preview.stdout[-3000:]
 
 
 def test_global_view_is_deduplicated(pipeline):
@@ -144,8 +151,6 @@ def test_global_view_is_deduplicated(pipeline):
                 # Replica labels are what dedup removed.
                 assert "receive_replica" not in s["metric"] and "prometheus_replica" not in s["metric"]
                 assert s["metric"]["tenant_id"] == fleet
-            if want_up:
-                assert all(s["value"][1] == "1" for s in result)
         # Without dedup every target shows once per agent replica per receive
         # replica (each agent scrapes every agent; RF=3 on 3 receivers).
         raw = wait_for(
@@ -159,21 +164,36 @@ def test_global_view_is_deduplicated(pipeline):
         assert {s["metric"]["prometheus_replica"] for s in raw} == set(agents)
 
 
+def test_secrets_are_ciphertext_in_state(pipeline):
+    """`pulumi stack export` holds the object-store keys and the objstore
+    config only encrypted; `--show-secrets` proves they are really in it."""
+    keys = [pipeline.objstore["access_key"], pipeline.objstore["secret_key"]]
+    assert all(len(k) >= 16 for k in keys)
+    plain = json.dumps(pipeline.stack.export())
+    assert "ciphertext" in plain
+    for k in keys:
+        assert k not in plain, "an object-store key is in the state in plain text"
+    revealed = json.dumps(pipeline.stack.export(show_secrets=True))
+    for k in keys:
+        assert k in revealed, "control: the key is in the state (decrypted with --show-secrets)"
+
+
 def test_hygiene_no_credentials_in_argv_or_env(pipeline, docker_client):
-    secrets = [pipeline.objstore["access_key"], pipeline.objstore["secret_key"]]
-    assert all(len(s) >= 16 for s in secrets)
-    for name in pipeline.dep.containers + pipeline.dep.one_shots:
-        attrs = docker_client.api.inspect_container(name)
+    keys = [pipeline.objstore["access_key"], pipeline.objstore["secret_key"]]
+    containers = docker_client.containers.list(all=True, filters={"label": "app.kubernetes.io/part-of=agentstream"})
+    assert len(containers) >= len(pipeline.containers())
+    for c in containers:
+        attrs = docker_client.api.inspect_container(c.id)
         argv = " ".join([attrs["Path"], *attrs["Args"], *(attrs["Config"].get("Cmd") or []), *(attrs["Config"].get("Entrypoint") or [])])
         env = " ".join(attrs["Config"].get("Env") or [])
-        for s in secrets:
-            assert s not in argv, f"credential on the command line of {name}"
-            assert s not in env, f"credential in the plain env of {name}"
+        for k in keys:
+            assert k not in argv, f"credential on the command line of {c.name}"
+            assert k not in env, f"credential in the plain env of {c.name}"
 
 
 def test_hygiene_only_intended_ports_published(pipeline, docker_client):
     published = {}
-    for name in pipeline.dep.containers:
+    for name in pipeline.containers():
         ports = docker_client.api.inspect_container(name)["NetworkSettings"]["Ports"] or {}
         for container_port, bindings in ports.items():
             for b in bindings or []:
@@ -182,6 +202,8 @@ def test_hygiene_only_intended_ports_published(pipeline, docker_client):
         ("127.0.0.1", str(QUERY_PORT)): ("central-query-0", "10902/tcp"),
         ("127.0.0.1", str(REMOTE_WRITE_PORT)): ("central-receive-0", "19291/tcp"),
     }
+    assert pipeline.outputs["query_url"] == f"http://127.0.0.1:{QUERY_PORT}"
+    assert pipeline.outputs["external_remote_write_url"] == f"http://127.0.0.1:{REMOTE_WRITE_PORT}/api/v1/receive"
     # And the published remote-write endpoint really accepts writes from
     # outside the network (what a remote edge would use).
     r = requests.post(f"http://127.0.0.1:{REMOTE_WRITE_PORT}/api/v1/receive", data=b"", timeout=10)
@@ -189,35 +211,18 @@ def test_hygiene_only_intended_ports_published(pipeline, docker_client):
 
 
 def test_every_container_is_healthy_with_restart_policy(pipeline, docker_client):
-    for name in pipeline.dep.containers:
+    for name in pipeline.containers():
         attrs = docker_client.api.inspect_container(name)
         assert attrs["State"]["Health"]["Status"] == "healthy", name
         assert attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped", name
         assert attrs["Config"]["User"] not in ("", "0", "root"), f"{name} runs as root"
 
 
-def _bucket_blocks(docker_client) -> list[dict]:
-    """Blocks in the bucket, listed by the real `thanos tools bucket ls` with the deployed config."""
-    out = docker_client.containers.get("central-store-0").exec_run(
-        ["thanos", "tools", "bucket", "ls", "--objstore.config-file=/etc/thanos/objstore.yml", "-o", "json"],
-        demux=True,
-    )
-    stdout, stderr = (part.decode(errors="replace") if part else "" for part in out.output)
-    assert out.exit_code == 0, stderr[-2000:]
-    # A stream of indented JSON documents (each block's meta.json) on stdout.
-    decoder, blocks, pos = json.JSONDecoder(), [], 0
-    while stdout[pos:].strip():
-        block, end = decoder.raw_decode(stdout, pos + len(stdout[pos:]) - len(stdout[pos:].lstrip()))
-        blocks.append(block)
-        pos = end
-    return blocks
-
-
 def test_receive_uploads_short_blocks(pipeline, docker_client):
     """With every receiver running, the periodic head cut uploads blocks of the e2e block duration."""
     blocks = wait_for(
         "receive to cut and upload a block to SeaweedFS",
-        lambda: _bucket_blocks(docker_client),
+        lambda: bucket_blocks(docker_client),
         timeout=480,
         interval=15,
     )
@@ -228,17 +233,6 @@ def test_receive_uploads_short_blocks(pipeline, docker_client):
     assert all(b["maxTime"] - b["minTime"] <= duration_seconds(BLOCK_DURATION) * 1000 for b in blocks), [
         (b["minTime"], b["maxTime"]) for b in blocks
     ]
-
-
-def _wait_all_healthy(docker_client, names: list[str], timeout: float = 120) -> None:
-    def healthy():
-        for n in names:
-            state = docker_client.api.inspect_container(n)["State"]
-            if (state.get("Health") or {}).get("Status") != "healthy":
-                return False
-        return True
-
-    wait_for(f"{', '.join(names)} healthy again", healthy, timeout=timeout, interval=3)
 
 
 def test_no_data_lost_while_receive_is_down(pipeline, docker_client):
@@ -257,7 +251,7 @@ def test_no_data_lost_while_receive_is_down(pipeline, docker_client):
     down_to = time.time()
     for name in receivers:
         docker_client.containers.get(name).start()
-    _wait_all_healthy(docker_client, receivers)
+    wait_all_healthy(docker_client, receivers)
 
     window = int(down_to - down_from)
     # 5s scrapes: the window holds window/5 scrapes per target (one may
@@ -276,7 +270,7 @@ def test_no_data_lost_while_receive_is_down(pipeline, docker_client):
 
 
 def test_store_serves_bucket_data(pipeline, docker_client):
-    blocks = _bucket_blocks(docker_client)
+    blocks = bucket_blocks(docker_client)
     assert blocks
     start = min(b["minTime"] for b in blocks) / 1000
     end = max(b["maxTime"] for b in blocks) / 1000
@@ -288,7 +282,7 @@ def test_store_serves_bucket_data(pipeline, docker_client):
     log("receivers stopped; querying the bucket's time range through store")
     result = wait_for(
         "store gateway to serve bucket data",
-        lambda: pipeline.query_range('up{cluster=~"batmobile|batcopter"}', start, end),
+        lambda: pipeline.q.query_range('up{cluster=~"batmobile|batcopter"}', start, end),
         timeout=180,
         interval=5,
     )
@@ -297,8 +291,22 @@ def test_store_serves_bucket_data(pipeline, docker_client):
     assert clusters <= set(pipeline.fleets)
 
 
-def test_teardown_leaves_nothing(pipeline, docker_client):
-    pipeline.dep.destroy()
-    assert pipeline.dep.leftovers() == []
-    names = [r.inputs["name"] for r in pipeline.run.resources if r.type == "docker:index/container:Container"]
-    assert set(names) == set(pipeline.dep.containers + pipeline.dep.one_shots)
+def test_refresh_then_up_restarts_stopped_containers(pipeline, docker_client):
+    """Drift the provider can see: stopped receivers (from the test above).
+    `pulumi refresh` notices and the next `pulumi up` brings them back."""
+    stopped = [f"central-receive-{i}" for i in range(3)]
+    assert all(docker_client.containers.get(n).status != "running" for n in stopped)
+    pipeline.stack.refresh()
+    up = pipeline.stack.up()
+    assert up.summary.result == "succeeded"
+    wait_all_healthy(docker_client, stopped)
+
+
+def test_destroy_leaves_nothing(pipeline, docker_client):
+    names = pipeline.containers()
+    pipeline.stack.destroy()
+    assert pipeline.stack.resource_states() == []
+    for n in names:
+        assert not docker_client.containers.list(all=True, filters={"name": f"^{n}$"}), n
+    assert part_of_leftovers(docker_client) == []
+    assert not docker_client.networks.list(names=["agentstream-dev"])

@@ -1,9 +1,11 @@
-"""The other shapes, for real: a router tier in front of ingest-only receivers
-(as the k8s stack runs it), hashmod, the FILESYSTEM object store, and
-per-tenant write limits on the routers.
+"""The other shapes, for real, through the real engine: a split deployment
+(a central stack and an edge stack that reads central's outputs through a
+real StackReference on the file backend), a router tier in front of
+ingest-only receivers (as the k8s stack runs it), hashmod, the FILESYSTEM
+object store, and per-tenant write limits on the routers.
 
-A smaller topology than the dev stack, on the same harness, so it stays
-quick: 2 routers, 2 ingesters at RF 2, one fleet of 2 agents.
+A smaller topology than the dev stack, so it stays quick: 2 routers, 2
+ingesters at RF 2, one edge fleet of 2 agents.
 """
 
 from __future__ import annotations
@@ -11,18 +13,26 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.e2e.conftest import LOCAL_IMAGES
-from tests.e2e.harness import log, materialize
-from tests.e2e.test_pipeline import QUERY_PORT, REMOTE_WRITE_PORT, Pipeline, _bucket_blocks, wait_for
-from tests.support.stack_runner import run_stack
+from tests.e2e.conftest import (
+    QUERY_PORT,
+    REMOTE_WRITE_PORT,
+    Query,
+    bucket_blocks,
+    log,
+    part_of_leftovers,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
+NETWORK = "agentstream-e2e-central"
 
-def variant_config() -> dict:
+
+def central_config() -> dict:
     return {
         "agentstream:target": "docker",
-        "agentstream:docker": {"network": "agentstream-e2e-variant"},
+        "agentstream:role": "central",
+        "agentstream:docker": {"network": NETWORK},
         "agentstream:objectStore": {"engine": "filesystem"},
         "agentstream:receive": {
             "replicas": 2,
@@ -36,46 +46,75 @@ def variant_config() -> dict:
             # gotham's batches fit the default; "noisy" gets a tiny body limit.
             "limits": {"request": {"samples_limit": 20000}, "tenants": {"noisy": {"size_bytes_limit": 1024}}},
         },
-        "agentstream:fleets": [{"name": "gotham", "agents": 2, "scrapeInterval": "5s"}],
-        "agentstream:images": {k: v for k, v in LOCAL_IMAGES.items() if k != "seaweedfs"},
     }
 
 
+def edge_config(central_ref: str) -> dict:
+    return {
+        "agentstream:target": "docker",
+        "agentstream:role": "edge",
+        "agentstream:centralStack": central_ref,
+        # The edge's containers join central's network (as an edge in another
+        # namespace of central's cluster would) and write to its internal URL.
+        "agentstream:centralEndpoint": "internal",
+        "agentstream:docker": {"network": NETWORK, "createNetwork": False},
+        "agentstream:fleets": [{"name": "gotham", "agents": 2, "scrapeInterval": "5s"}],
+    }
+
+
+class Split:
+    def __init__(self, central, edge, docker_client):
+        self.central, self.edge, self.docker = central, edge, docker_client
+        self.q = Query(central.outputs()["query_url"])
+        self.agents = edge.outputs()["fleets"]["gotham"]
+
+
 @pytest.fixture(scope="module")
-def variant(docker_client):
-    log("variant: routers + ingesters, hashmod, FILESYSTEM bucket")
-    run = run_stack("dev", config=variant_config())
-    dep = materialize(run, docker_client)
+def split(backend, docker_client):
+    log("variant: central (routers + ingesters, hashmod, FILESYSTEM bucket) + edge via StackReference")
+    central = backend.stack("central-e2e", central_config())
+    edge = backend.stack("edge-gotham-e2e", edge_config(backend.stack_ref("central-e2e")))
     try:
-        yield Pipeline(run, dep)
+        central.up()
+        edge.up()
+        yield Split(central, edge, docker_client)
     finally:
-        dep.destroy()
-        assert dep.leftovers() == []
+        # The edge first: its containers sit on central's network.
+        edge.destroy()
+        central.destroy()
+        assert part_of_leftovers(docker_client) == []
 
 
-def test_router_tier_writes_reach_the_ingesters(variant, docker_client):
-    # Agents write to the routers, not to the ingesters.
-    agent = next(r for r in variant.run.resources if r.name == "gotham-agent-0")
-    config = next(u["content"] for u in agent.inputs["uploads"] if u["file"].endswith("prometheus.yml"))
-    assert "http://central-router:19291/api/v1/receive" in config
+def test_edge_reads_central_outputs_through_the_stack_reference(split):
+    out = split.edge.outputs()
+    assert out["central_stack"] == "organization/agentstream/central-e2e"
+    central_rw = split.central.outputs()["remote_write_url"]
+    assert central_rw == "http://central-router:19291/api/v1/receive"
+    # The agents' config names central's router URL, read from central's state.
+    config = split.docker.containers.get("gotham-agent-0").exec_run(["cat", "/etc/prometheus/prometheus.yml"])
+    assert central_rw in config.output.decode()
+
+
+def test_router_tier_writes_reach_the_ingesters(split):
     # Routers run in RouterOnly mode, ingesters in IngestorOnly mode.
-    assert b"mode=RouterOnly" in docker_client.containers.get("central-router-0").logs()
-    assert b"mode=IngestorOnly" in docker_client.containers.get("central-receive-0").logs()
+    assert b"mode=RouterOnly" in split.docker.containers.get("central-router-0").logs()
+    assert b"mode=IngestorOnly" in split.docker.containers.get("central-receive-0").logs()
 
-    agents = variant.fleets["gotham"]
+    agents = split.agents
     result = wait_for(
-        'up{cluster="gotham"} through the router tier, deduplicated',
-        lambda: (lambda r: r if len(r) == len(agents) else None)(variant.query('up{cluster="gotham"}')),
+        'up{cluster="gotham"} from the edge stack, through the router tier, deduplicated',
+        lambda: (lambda r: r if len(r) == len(agents) and all(s["value"][1] == "1" for s in r) else None)(
+            split.q.query('up{cluster="gotham"}')
+        ),
         timeout=180,
     )
     assert sorted(s["metric"]["instance"] for s in result) == sorted(f"{a}:9090" for a in agents)
-    # RF 2 on 2 ingesters: every series on both.
-    # Each agent scrapes every agent; wait until every agent's series has
-    # arrived on both ingesters, since agents start a few seconds apart.
+    # RF 2 on 2 ingesters: every series on both. Each agent scrapes every
+    # agent; wait until every agent's series has arrived on both ingesters.
     raw = wait_for(
         "raw series from every agent on both ingesters",
         lambda: (lambda r: r if len(r) == len(agents) * len(agents) * 2 else None)(
-            variant.query('up{cluster="gotham"}', dedup=False)
+            split.q.query('up{cluster="gotham"}', dedup=False)
         ),
         timeout=180,
     )
@@ -83,7 +122,7 @@ def test_router_tier_writes_reach_the_ingesters(variant, docker_client):
     assert {s["metric"]["prometheus_replica"] for s in raw} == set(agents)
 
 
-def test_write_limits_are_enforced_per_tenant(variant):
+def test_write_limits_are_enforced_per_tenant(split):
     """The routers load the rendered limits file and apply it by tenant."""
     url = f"http://127.0.0.1:{REMOTE_WRITE_PORT}/api/v1/receive"
     # Not a valid write request: the size limit is judged before decoding.
@@ -96,10 +135,10 @@ def test_write_limits_are_enforced_per_tenant(variant):
     assert r.status_code == 400 and "snappy" in r.text, (r.status_code, r.text)
 
 
-def test_filesystem_bucket_is_shared_by_receive_and_store(variant, docker_client):
+def test_filesystem_bucket_is_shared_by_receive_and_store(split):
     blocks = wait_for(
         "an ingester to upload a block to the shared FILESYSTEM bucket",
-        lambda: _bucket_blocks(docker_client),
+        lambda: bucket_blocks(split.docker),
         timeout=480,
         interval=15,
     )
@@ -107,10 +146,10 @@ def test_filesystem_bucket_is_shared_by_receive_and_store(variant, docker_client
     start = min(b["minTime"] for b in blocks) / 1000
     end = max(b["maxTime"] for b in blocks) / 1000
     for i in range(2):
-        docker_client.containers.get(f"central-receive-{i}").stop(timeout=20)
+        split.docker.containers.get(f"central-receive-{i}").stop(timeout=20)
     result = wait_for(
         "store gateway to serve the FILESYSTEM bucket",
-        lambda: variant.query_range('up{cluster="gotham"}', start, end),
+        lambda: split.q.query_range('up{cluster="gotham"}', start, end),
         timeout=180,
     )
     assert {s["metric"]["cluster"] for s in result} == {"gotham"}

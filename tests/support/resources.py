@@ -1,6 +1,6 @@
 """Helpers to read a :class:`StackRun`'s recorded resources.
 
-Shared by the unit tests (and usable by the e2e harness): find containers
+Shared by the unit tests: find containers
 and Kubernetes objects, read the config files a workload actually sees, pick
 flags out of argument lists, and look for secrets where they must not be.
 """

@@ -1,8 +1,9 @@
 """Run the real stack program (``infra/``) under the Pulumi SDK's mock engine.
 
-This is how the tests, the policy-tested preview and the e2e harness see
-"what ``pulumi up`` would register", without the Pulumi CLI or provider
-plugins (neither can be downloaded on these machines).
+This is how the unit and policy tests (and the real-config checks of
+``tests/e2e/test_real_configs.py``) see "what ``pulumi up`` would register",
+fast and without the CLI or provider plugins. Deployments go through the real
+engine (``tests/support/real_stack.py``); this only proves the graph.
 
 Each run happens in a fresh thread, so the SDK's context-local settings (root
 stack, config, mocks) start clean every time.
@@ -47,6 +48,7 @@ class Resource:
     secret_paths: set[str] = field(default_factory=set)  # dotted paths of secret values
     depends_on: list[str] = field(default_factory=list)
     id: Optional[str] = None
+    delete_before_replace: bool = False
 
     def is_secret(self, prop: str) -> bool:
         """True if ``prop`` (a dotted path) is secret, holds a secret, or sits inside one."""
@@ -124,7 +126,7 @@ class _Mocks(pulumi.runtime.Mocks):
         if t in ("random:index/randomString:RandomString", "random:index/randomPassword:RandomPassword"):
             state["result"] = _random_value(args.inputs)
         elif t == "docker:index/remoteImage:RemoteImage":
-            # The harness runs images by reference; a real provider returns
+            # Images by reference (bench_deploy.py runs them so); a real provider returns
             # the image's sha256 id, which docker accepts the same way.
             state["imageId"] = args.inputs["name"]
             state["repoDigest"] = args.inputs["name"]
@@ -187,6 +189,7 @@ class _Monitor(pulumi_mocks.MockMonitor):
                 secret_paths=_secret_paths(raw),
                 depends_on=list(request.dependencies),
                 id=response.id or None,
+                delete_before_replace=bool(request.deleteBeforeReplace),
             )
         )
         return response

@@ -51,7 +51,7 @@ def test_central_endpoint():
 
 def test_remote_write_secret_reaches_only_fleets_with_auth():
     s = settings.parse({
-        "role": "edge", "centralStack": "o/p/central", "remoteWriteSecret": "1234",
+        "role": "edge", "centralStack": "o/p/central", "centralEndpoint": "external", "remoteWriteSecret": "1234",
         "fleets": [{"name": "a", "remoteWriteAuth": {"type": "basic", "username": "a"}}, {"name": "b"}],
     })
     assert s["fleets"][0]["remote_write_auth"] == {"type": "basic", "username": "a", "secret": "1234"}
@@ -94,3 +94,19 @@ def test_sections_must_be_mappings(section):
 def test_fleet_needs_a_name():
     with pytest.raises(ValueError, match=r"agentstream:fleets\[0\].name: required"):
         settings.parse({"fleets": [{"agents": 1}]})
+
+
+def test_docker_create_network_is_a_boolean():
+    assert settings.parse({"docker": {"createNetwork": False}})["docker"]["create_network"] is False
+    with pytest.raises(ValueError, match=r"agentstream:docker.createNetwork: 'no' is not allowed; allowed values: true, false"):
+        settings.parse({"docker": {"createNetwork": "no"}})
+
+
+def test_docker_edge_on_central_internal_endpoint_joins_its_network():
+    edge = {"role": "edge", "centralStack": "organization/agentstream/central", "fleets": [{"name": "gotham"}]}
+    with pytest.raises(ValueError, match=r"agentstream:docker.createNetwork: an edge writing to central's internal"):
+        settings.parse(edge)
+    ok = settings.parse({**edge, "docker": {"network": "central-net", "createNetwork": False}})
+    assert ok["docker"] == {"network": "central-net", "create_network": False}
+    # Written to central's published (external) port instead: its own network is fine.
+    settings.parse({**edge, "centralEndpoint": "external"})

@@ -293,3 +293,47 @@ def test_healthcheck_uses_the_http_client_the_image_ships(stacks):
             continue
         expected = "curl" if r.name.startswith("objstore-minio") else "wget"
         assert tests[1] == expected, (r.name, tests)
+
+
+# -- lifecycle under the real engine ---------------------------------------------------
+@pytest.mark.parametrize("seconds,go", [(0, "0s"), (3, "3s"), (59, "59s"), (60, "1m0s"), (90, "1m30s"), (3600, "1h0m0s"), (3661, "1h1m1s")])
+def test_go_duration_matches_what_docker_reports_back(seconds, go):
+    from agentstream.targets.docker import go_duration
+
+    assert go_duration(seconds) == go
+
+
+def test_health_durations_are_sent_as_docker_reports_them(dev):
+    # Anything else (e.g. "60s" for what Docker reads back as "1m0s") shows as
+    # drift on every `pulumi refresh` and an update on every `pulumi up`.
+    import re
+
+    for c in R.containers(dev):
+        for k in ("interval", "timeout", "startPeriod"):
+            v = c.inputs["healthcheck"][k]
+            assert re.fullmatch(r"(\d+h)?(\d+m)?\d+s", v), (c.name, k, v)
+            assert not re.fullmatch(r"\d{2,}s", v) or int(v[:-1]) < 60, (c.name, k, v)
+
+
+def test_instances_are_replaced_one_at_a_time(dev):
+    """Fixed names need delete-before-replace; each instance waits for the one
+    before it, so a replacement rolls instead of taking every instance down."""
+    containers = [*R.containers(dev), *R.one_shot_containers(dev)]
+    assert all(c.delete_before_replace for c in containers)
+    by_name = {c.name: c for c in containers}
+    chained = 0
+    for c in R.containers(dev):
+        stem, _, index = c.name.rpartition("-")
+        if index.isdigit() and int(index) > 0:
+            assert by_name[f"{stem}-{int(index) - 1}"].urn in c.depends_on, c.name
+            chained += 1
+    assert chained >= 3  # receivers and agents at least
+
+
+def test_agents_and_query_do_not_wait_for_receive(dev):
+    # Agents buffer in their WAL and query tolerates absent endpoints, so they
+    # start alongside receive instead of after it (a faster first `pulumi up`).
+    receivers = {c.urn for c in R.containers(dev) if c.name.startswith("central-receive-")}
+    for c in R.containers(dev):
+        if "-agent-" in c.name or c.name.startswith("central-query-"):
+            assert not receivers & set(c.depends_on), c.name

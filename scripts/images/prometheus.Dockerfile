@@ -1,4 +1,4 @@
-# Local stand-in for quay.io/prometheus/prometheus, built from binaries compiled
+# Local stand-in (scripts/images.sh) for quay.io/prometheus/prometheus, built from binaries compiled
 # here (no registry is reachable). Same layout as upstream: /bin/prometheus,
 # /bin/promtool, WORKDIR /prometheus owned by nobody (65534), USER nobody.
 FROM scratch

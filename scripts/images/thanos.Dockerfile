@@ -1,4 +1,4 @@
-# Local stand-in for quay.io/thanos/thanos: /bin/thanos, user thanos (1001).
+# Local stand-in (scripts/images.sh) for quay.io/thanos/thanos: /bin/thanos, user thanos (1001).
 FROM scratch
 COPY rootfs/ /
 RUN ["/bin/busybox", "--install", "-s", "/bin"]

@@ -1,4 +1,4 @@
-# Local stand-in for chrislusf/seaweedfs: /usr/bin/weed, user seaweed (1000),
+# Local stand-in (scripts/images.sh) for chrislusf/seaweedfs: /usr/bin/weed, user seaweed (1000),
 # WORKDIR /data. Upstream's entrypoint script only drops root privileges and
 # execs weed; our containers start as uid 1000 directly, so weed is the entrypoint.
 FROM scratch
