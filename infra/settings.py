@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agentstream.validation import check_keys
+from agentstream.validation import check_bool, check_keys
 
 ROLES = ("all", "central", "edge")
 TARGETS = ("docker", "kubernetes")
@@ -165,9 +165,7 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("agentstream:remoteWriteSecret: set, but no fleet has remoteWriteAuth; allowed: remove it")
     if "centralEndpoint" in raw and not s["central_stack"]:
         raise ValueError("agentstream:centralEndpoint: only used with agentstream:centralStack; allowed: remove it")
-    create_network = s["docker"].get("create_network", True)
-    if not isinstance(create_network, bool):
-        raise ValueError(f"agentstream:docker.createNetwork: {create_network!r} is not allowed; allowed values: true, false")
+    create_network = check_bool("agentstream:docker.createNetwork", s["docker"].get("create_network", True))
     if (
         s["target"] == "docker"
         and s["role"] == "edge"

@@ -20,6 +20,7 @@ from .receive_cluster import DEFAULT_TENANT_HEADER, ReceiveCluster, request_limi
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import Target
 from .validation import (
+    check_bool,
     check_choice,
     check_duration,
     check_image,
@@ -27,6 +28,7 @@ from .validation import (
     check_keys,
     check_label_name,
     check_labels,
+    check_list,
     check_name,
 )
 
@@ -110,12 +112,12 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
             )
     check_duration(f"fleets[{name}].scrapeInterval", a.setdefault("scrape_interval", DEFAULT_SCRAPE_INTERVAL))
     check_duration(f"fleets[{name}].walRetention", a.setdefault("wal_retention", DEFAULT_WAL_RETENTION))
-    targets = a.setdefault("static_targets", [])
+    targets = check_list(f"fleets[{name}].staticTargets", a.setdefault("static_targets", []))
     for i, t in enumerate(targets):
         host, _, port = str(t).rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"fleets[{name}].staticTargets[{i}]: {t!r} is not host:port; allowed: e.g. node-exporter:9100")
-    sd = a.setdefault("kubernetes_sd", target_kind == "kubernetes")
+    sd = check_bool(f"fleets[{name}].kubernetesSd", a.setdefault("kubernetes_sd", target_kind == "kubernetes"))
     if sd and target_kind != "kubernetes":
         raise ValueError(f"fleets[{name}].kubernetesSd: allowed only on the kubernetes target, not {target_kind!r}")
     a["queue_config"] = queue = _validate_queue_config(name, {} if a.get("queue_config") is None else a["queue_config"])

@@ -24,11 +24,13 @@ from .object_store import ObjectStore
 from .spec import INSTANCE_ARG, ConfigFile, instance_names, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target
 from .validation import (
+    check_bool,
     check_choice,
     check_duration,
     check_image,
     check_int,
     check_keys,
+    check_list,
     check_label_name,
     check_port,
     check_unique,
@@ -164,7 +166,7 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
         ("replica_label", DEFAULT_REPLICA_LABEL, "receive.replicaLabel"),
     ]:
         check_label_name(field, a.setdefault(key, default))
-    a.setdefault("agent_replica_labels", list(DEFAULT_AGENT_REPLICA_LABELS))
+    check_list("receive.agentReplicaLabels", a.setdefault("agent_replica_labels", list(DEFAULT_AGENT_REPLICA_LABELS)))
     for i, label in enumerate(a["agent_replica_labels"]):
         check_label_name(f"receive.agentReplicaLabels[{i}]", label)
     if a["replica_label"] in a["agent_replica_labels"] or a["replica_label"] == a["tenant_label"]:
@@ -202,8 +204,7 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
     check_int("receive.queryReplicas", a.setdefault("query_replicas", DEFAULT_QUERY_REPLICAS), 1, 16)
     check_port("receive.queryPort", a.setdefault("query_port", DEFAULT_QUERY_PORT))
     check_port("receive.remoteWritePort", a.setdefault("remote_write_port", DEFAULT_REMOTE_WRITE_PORT))
-    a.setdefault("publish_remote_write", True)
-    if a["publish_remote_write"]:
+    if check_bool("receive.publishRemoteWrite", a.setdefault("publish_remote_write", True)):
         check_unique("receive host ports (queryPort, remoteWritePort)", [a["query_port"], a["remote_write_port"]])
     a.setdefault("storage_size", DEFAULT_STORAGE_SIZE)
     a["limits"] = validate_limits(a.get("limits"))

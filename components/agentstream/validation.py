@@ -33,6 +33,21 @@ def check_int(field: str, value: object, minimum: int, maximum: int | None = Non
     return value
 
 
+def check_bool(field: str, value: object) -> bool:
+    """A real boolean: YAML's ``"false"``/``"no"`` strings and ``0``/``1`` are
+    refused, not read as truthy or falsy values."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{field}: {value!r} is not allowed; allowed values: true, false")
+    return value
+
+
+def check_list(field: str, value: object) -> list:
+    """A list (a string would otherwise be iterated character by character)."""
+    if not isinstance(value, list):
+        raise ValueError(f"{field}: must be a list, got {value!r}")
+    return value
+
+
 def check_label_name(field: str, value: object) -> str:
     if not isinstance(value, str) or not LABEL_NAME_RE.match(value) or value.startswith("__"):
         raise ValueError(

@@ -45,6 +45,16 @@ CASES = {
     "unknown-image-key": ("dev", {"agentstream:images": {"grafana": "grafana/grafana:11.0.0"}}, ["images.grafana", "allowed keys", "prometheus, thanos"]),
     "latest-image": ("dev", {"agentstream:images": {"thanos": "quay.io/thanos/thanos:latest"}}, ["images.thanos", "not 'latest'"]),
     "untagged-image": ("dev", {"agentstream:images": {"prometheus": "quay.io/prometheus/prometheus"}}, ["images.prometheus", "pinned to a tag or digest"]),
+    # Booleans must be booleans: YAML strings and numbers are not read as truthy.
+    "bool-string-docker-wait": ("dev", {"agentstream:docker": {"wait": "false"}}, ["docker.wait", "'false'", "allowed values: true, false"]),
+    "bool-int-docker-wait": ("dev", {"agentstream:docker": {"wait": 1}}, ["docker.wait", "allowed values: true, false"]),
+    "bool-string-create-network": ("dev", {"agentstream:docker": {"createNetwork": "no"}}, ["docker.createNetwork", "'no'", "true, false"]),
+    "bool-string-create-namespace": ("k8s", {"agentstream:kubernetes": {"createNamespace": "false"}}, ["kubernetes.createNamespace", "true, false"]),
+    "bool-string-publish-rw": ("dev", {"agentstream:receive": {"publishRemoteWrite": "no"}}, ["receive.publishRemoteWrite", "true, false"]),
+    "bool-int-kubernetes-sd": ("k8s", {"agentstream:fleets": [{"name": "batmobile", "kubernetesSd": 0}]}, ["kubernetesSd", "true, false"]),
+    # A list key given a string is an error, not a list of characters.
+    "list-as-string-static-targets": ("dev", {"agentstream:fleets": [{"name": "batmobile", "staticTargets": "node-exporter:9100"}]}, ["staticTargets", "must be a list"]),
+    "list-as-string-replica-labels": ("dev", {"agentstream:receive": {"agentReplicaLabels": "prometheus_replica"}}, ["receive.agentReplicaLabels", "must be a list"]),
     "latest-engine-image": ("k8s", {"agentstream:images": {"seaweedfs": "chrislusf/seaweedfs:latest"}}, ["images.seaweedfs", "not 'latest'"]),
     "unknown-target": ("dev", {"agentstream:target": "nomad"}, ["agentstream:target", "docker, kubernetes"]),
     "unknown-role": ("dev", {"agentstream:role": "hub"}, ["agentstream:role", "all, central, edge"]),

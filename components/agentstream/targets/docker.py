@@ -15,7 +15,7 @@ import pulumi
 import pulumi_docker as docker
 
 from ..spec import INSTANCE_ARG, INSTANCE_ENV, Workload
-from ..validation import check_choice, check_name
+from ..validation import check_bool, check_choice, check_name
 from . import Deployed, Target
 
 DEFAULT_NETWORK = "agentstream"
@@ -56,8 +56,8 @@ class DockerTarget(Target):
             ) from None
         self.restart = args.get("restart", DEFAULT_RESTART)
         check_choice("docker.restart", self.restart, RESTART_POLICIES)
-        self.wait = bool(args.get("wait", True))
-        self.create_network = bool(args.get("create_network", True))
+        self.wait = check_bool("docker.wait", args.get("wait", True))
+        self.create_network = check_bool("docker.createNetwork", args.get("create_network", True))
         super().__init__("agentstream:index:DockerTarget", name, None, opts)
         self._prefix = name
 

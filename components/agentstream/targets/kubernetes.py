@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Workload
-from ..validation import check_keys, check_name
+from ..validation import check_bool, check_keys, check_name
 from . import Deployed, Target
 
 DEFAULT_NAMESPACE = "agentstream"
@@ -91,11 +91,12 @@ class KubernetesTarget(Target):
         self.cluster_domain = args.get("cluster_domain", DEFAULT_CLUSTER_DOMAIN)
         self.storage_class = args.get("storage_class")
         self.ingress = validate_ingress(args.get("ingress"))
+        create_namespace = check_bool("kubernetes.createNamespace", args.get("create_namespace", True))
         super().__init__("agentstream:index:KubernetesTarget", name, None, opts)
         self._prefix = name
 
         self.namespace_resource: Optional[k8s.core.v1.Namespace] = None
-        if args.get("create_namespace", True):
+        if create_namespace:
             self.namespace_resource = k8s.core.v1.Namespace(
                 f"{name}-namespace",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
