@@ -22,6 +22,21 @@ PY
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOPROXY="${GOPROXY:-https://proxy.golang.org}"
 log() { echo "[build-binaries] $(date +%H:%M:%S) $*"; }
 
+# Runs a long command with a progress line every minute (CI logs stay alive).
+with_progress() {  # what cmd...
+  local what="$1"; shift
+  local start=$SECONDS
+  "$@" &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    if kill -0 "$pid" 2>/dev/null && (( (SECONDS - start) % 60 < 5 && SECONDS - start >= 60 )); then
+      log "  ... $what: still running ($(( (SECONDS - start) / 60 )) min)"
+    fi
+  done
+  wait "$pid"
+}
+
 # Prometheus v3.X.Y is published as Go module version v0.3XX.Y.
 prom_module_version() {
   local v="${1#v}" major minor patch
@@ -56,14 +71,14 @@ build_prometheus() (
   local modfile; modfile="$( (go mod download -json "github.com/prometheus/prometheus@$mv" || true) | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
   export GOTOOLCHAIN; GOTOOLCHAIN="$(wanted_go "$modfile")"
   go mod edit -go="${GOTOOLCHAIN#go}"
-  go get "github.com/prometheus/prometheus/cmd/prometheus@$mv" "github.com/prometheus/prometheus/cmd/promtool@$mv" >/dev/null
+  with_progress "go get prometheus" go get "github.com/prometheus/prometheus/cmd/prometheus@$mv" "github.com/prometheus/prometheus/cmd/promtool@$mv" >/dev/null
   local ld="-s -w -X github.com/prometheus/common/version.Version=${PROM_V#v} -X github.com/prometheus/common/version.Branch=HEAD -X github.com/prometheus/common/version.BuildUser=agentstream"
   local src; src="$(go list -m -f '{{.Dir}}' github.com/prometheus/prometheus)"
   local tags; tags="$(promu_tags "$src/.promu.yml")"
   mkdir -p "$out.tmp"
   for cmd in prometheus promtool; do
     log "prometheus $PROM_V: go build -tags $tags ./cmd/$cmd (slow on 2 cores)"
-    go build -tags "$tags" -trimpath -ldflags "$ld" -o "$out.tmp/$cmd" "github.com/prometheus/prometheus/cmd/$cmd"
+    with_progress "go build $cmd" go build -tags "$tags" -trimpath -ldflags "$ld" -o "$out.tmp/$cmd" "github.com/prometheus/prometheus/cmd/$cmd"
   done
   echo "tags=$tags go=$GOTOOLCHAIN" >"$out.tmp/BUILD_INFO"
   rm -rf "$out"; mv "$out.tmp" "$out"
@@ -86,13 +101,13 @@ build_thanos() (
     old="${line%% =>*}"; new="${line##*=> }"
     go mod edit -replace="$(echo "$old" | tr -s ' ' '@' | sed 's/@$//')=$(echo "$new" | tr -s ' ' '@')"
   done
-  go get "github.com/thanos-io/thanos/cmd/thanos@$THANOS_V" >/dev/null
+  with_progress "go get thanos" go get "github.com/thanos-io/thanos/cmd/thanos@$THANOS_V" >/dev/null
   local ld="-s -w -X github.com/prometheus/common/version.Version=${THANOS_V#v} -X github.com/prometheus/common/version.Branch=HEAD -X github.com/prometheus/common/version.BuildUser=agentstream"
   local src; src="$(go list -m -f '{{.Dir}}' github.com/thanos-io/thanos)"
   local tags; tags="$(promu_tags "$src/.promu.yml")"
   log "thanos $THANOS_V: go build -tags $tags ./cmd/thanos (slow on 2 cores)"
   mkdir -p "$out.tmp"
-  go build -tags "$tags" -trimpath -ldflags "$ld" -o "$out.tmp/thanos" github.com/thanos-io/thanos/cmd/thanos
+  with_progress "go build thanos" go build -tags "$tags" -trimpath -ldflags "$ld" -o "$out.tmp/thanos" github.com/thanos-io/thanos/cmd/thanos
   echo "tags=$tags go=$GOTOOLCHAIN" >"$out.tmp/BUILD_INFO"
   rm -rf "$out"; mv "$out.tmp" "$out"
   log "thanos $THANOS_V: built $("$out/thanos" --version 2>&1 | head -1)"

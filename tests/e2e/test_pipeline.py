@@ -68,7 +68,8 @@ class Pipeline:
         return sorted(
             r["outputs"]["name"]
             for r in self.stack.resource_states()
-            if r["type"] == "docker:index/container:Container" and r["outputs"].get("mustRun")
+            # The servers, not the one-shot volume-init containers.
+            if r["type"] == "docker:index/container:Container" and not r["outputs"]["name"].endswith("-volume-init")
         )
 
 
@@ -293,13 +294,17 @@ def test_store_serves_bucket_data(pipeline, docker_client):
 
 def test_refresh_then_up_restarts_stopped_containers(pipeline, docker_client):
     """Drift the provider can see: stopped receivers (from the test above).
-    `pulumi refresh` notices and the next `pulumi up` brings them back."""
+    `pulumi refresh` records them as not running, and the next `pulumi up`
+    updates them in place (starts them), replacing nothing."""
     stopped = [f"central-receive-{i}" for i in range(3)]
     assert all(docker_client.containers.get(n).status != "running" for n in stopped)
-    pipeline.stack.refresh()
+    ids = {n: docker_client.containers.get(n).id for n in stopped}
+    refreshed = pipeline.stack.refresh()
+    assert changes(refreshed) == {"update": 3}, refreshed.summary.resource_changes
     up = pipeline.stack.up()
-    assert up.summary.result == "succeeded"
+    assert changes(up) == {"update": 3}, up.summary.resource_changes
     wait_all_healthy(docker_client, stopped)
+    assert {n: docker_client.containers.get(n).id for n in stopped} == ids
 
 
 def test_destroy_leaves_nothing(pipeline, docker_client):
