@@ -15,9 +15,10 @@ import sys
 
 import pulumi
 
-sys.path.insert(0, os.path.dirname(__file__))
+HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path.insert(0, HERE)
 # Running from a checkout without `pip install`: fall back to the source tree.
-sys.path.append(os.path.join(os.path.dirname(__file__), "..", "components"))
+sys.path.append(os.path.join(HERE, "..", "components"))
 
 import agentstream as a  # noqa: E402
 import settings  # noqa: E402
@@ -56,7 +57,13 @@ def prepare(s: dict) -> dict:
     from agentstream.agent_fleet import validate_fleet_args
     from agentstream.object_store import validate_object_store_args
     from agentstream.receive_cluster import validate_receive_args
+    from agentstream.targets.docker import validate_docker_args
+    from agentstream.targets.kubernetes import validate_kubernetes_args
 
+    if s["target"] == "docker":
+        validate_docker_args(s["docker"])
+    else:
+        validate_kubernetes_args(s["kubernetes"])
     images = s["images"]
     ingress = s["kubernetes"].get("ingress")
     if ingress is not None and (s["role"] == "edge" or s["receive"].get("publish_remote_write") is False):
@@ -74,6 +81,7 @@ def prepare(s: dict) -> dict:
         validate_object_store_args(plan["store"], s["target"])
         plan["receive"] = {**s["receive"], **({"image": images["thanos"]} if "thanos" in images else {})}
         receive_settings = validate_receive_args(plan["receive"])
+    series_owner: dict = {}
     for f in s["fleets"]:
         args = {k: v for k, v in f.items() if k != "name"}
         if "prometheus" in images:
@@ -81,9 +89,29 @@ def prepare(s: dict) -> dict:
         # Edge fleets get their URL from the central stack at deploy time;
         # validate them as if it were already known.
         probe = args if "remote_write_url" in args or receive_settings else {**args, "remote_write_url": "https://central"}
-        validate_fleet_args(f["name"], probe, receive_settings, s["target"])
+        checked = validate_fleet_args(f["name"], probe, receive_settings, s["target"])
+        check_distinct_series(f["name"], checked, series_owner)
         plan["fleets"][f["name"]] = args
     return plan
+
+
+def check_distinct_series(name: str, fleet: dict, owners: dict) -> None:
+    """Refuse a fleet whose series another fleet of the stack would also write.
+
+    Receive stores a series under its tenant and labels; Query then drops the
+    agents' replica label to deduplicate. Two fleets with the same tenant,
+    cluster label and external labels therefore write series Query cannot
+    tell apart: it merges them as if they were replicas of one fleet.
+    ``owners`` maps that identity to the first fleet that claimed it.
+    """
+    identity = (fleet["tenant"], fleet["cluster"], tuple(sorted(fleet["external_labels"].items())))
+    other = owners.setdefault(identity, name)
+    if other != name:
+        raise ValueError(
+            f"fleets[{name}].cluster: {fleet['cluster']!r} with tenant {fleet['tenant']!r} and the same "
+            f"externalLabels is also fleets[{other}]'s, so Query would merge the two fleets' series; allowed: "
+            "a cluster label, tenant or externalLabels value of its own per fleet"
+        )
 
 
 def main() -> None:

@@ -20,16 +20,22 @@ from .receive_cluster import DEFAULT_TENANT_HEADER, ReceiveCluster, request_limi
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import Target
 from .validation import (
+    check_args,
     check_bool,
     check_choice,
     check_duration,
+    check_host_port,
+    check_http_url,
     check_image,
+    check_instance,
     check_int,
     check_keys,
     check_label_name,
     check_labels,
     check_list,
     check_name,
+    check_size,
+    check_tenant,
 )
 
 # -- args and defaults --------------------------------------------------------
@@ -97,7 +103,7 @@ class AgentFleetArgs(TypedDict, total=False):
 
 def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict], target_kind: str) -> dict:
     """Merge defaults and validate; ``receive`` is the ReceiveCluster's validated settings."""
-    a = dict(args)
+    a = check_args("AgentFleetArgs", args, AgentFleetArgs.__annotations__)
     check_name("fleet.name", name)
     check_int(f"fleets[{name}].agents", a.setdefault("agents", DEFAULT_AGENTS), 1, 32)
     a.setdefault("cluster", name)
@@ -105,6 +111,15 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
         raise ValueError(f"fleets[{name}].cluster: must be a non-empty string")
     check_label_name(f"fleets[{name}].replicaLabel", a.setdefault("replica_label", DEFAULT_REPLICA_LABEL))
     extra = check_labels(f"fleets[{name}].externalLabels", a.setdefault("external_labels", {}))
+    # The replica label is written last into the external labels, so one
+    # named like another would silently replace it (and Query would then
+    # deduplicate the cluster away).
+    if a["replica_label"] == DEFAULT_CLUSTER_LABEL or a["replica_label"] in extra:
+        raise ValueError(
+            f"fleets[{name}].replicaLabel: {a['replica_label']!r} collides with the fleet's "
+            f"{'cluster label' if a['replica_label'] == DEFAULT_CLUSTER_LABEL else 'externalLabels key'}; "
+            f"allowed: a label name other than {DEFAULT_CLUSTER_LABEL!r} and the fleet's externalLabels keys"
+        )
     for reserved in (DEFAULT_CLUSTER_LABEL, a["replica_label"]):
         if reserved in extra:
             raise ValueError(
@@ -114,9 +129,7 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
     check_duration(f"fleets[{name}].walRetention", a.setdefault("wal_retention", DEFAULT_WAL_RETENTION))
     targets = check_list(f"fleets[{name}].staticTargets", a.setdefault("static_targets", []))
     for i, t in enumerate(targets):
-        host, _, port = str(t).rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"fleets[{name}].staticTargets[{i}]: {t!r} is not host:port; allowed: e.g. node-exporter:9100")
+        check_host_port(f"fleets[{name}].staticTargets[{i}]", t)
     sd = check_bool(f"fleets[{name}].kubernetesSd", a.setdefault("kubernetes_sd", target_kind == "kubernetes"))
     if sd and target_kind != "kubernetes":
         raise ValueError(f"fleets[{name}].kubernetesSd: allowed only on the kubernetes target, not {target_kind!r}")
@@ -124,8 +137,9 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
     if receive is None and not a.get("remote_write_url"):
         raise ValueError(f"fleets[{name}].remoteWriteUrl: required when the fleet has no ReceiveCluster")
     url = a.get("remote_write_url")
-    if url is not None and isinstance(url, str) and not url.startswith(("http://", "https://")):
-        raise ValueError(f"fleets[{name}].remoteWriteUrl: {url!r} must start with http:// or https://")
+    # An Output (an edge reading central's URL) is checked where it is made.
+    if url is not None and not isinstance(url, pulumi.Output):
+        check_http_url(f"fleets[{name}].remoteWriteUrl", url)
     if receive is not None:
         # An agent label equal to a receive label would be overwritten (or
         # deduplicated away) by Receive/Query: refuse it up front.
@@ -143,7 +157,7 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
                 f"fleets[{name}].replicaLabel: {a['replica_label']!r} is not deduplicated by Query; allowed values: "
                 f"{', '.join(receive['agent_replica_labels'])} (or add it to receive.agentReplicaLabels)"
             )
-    a.setdefault("tenant", name)
+    check_tenant(f"fleets[{name}].tenant", a.setdefault("tenant", name))
     a.setdefault("tenant_header", receive["tenant_header"] if receive is not None else DEFAULT_TENANT_HEADER)
     if receive is not None:
         # Receive answers a request over its limits with 413, which Prometheus
@@ -157,7 +171,7 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
                     f"({limits[key]}) for tenant {a['tenant']!r}, so full batches would be refused and dropped; "
                     f"allowed values: 1 to {limits[key]}"
                 )
-    a.setdefault("wal_size", DEFAULT_WAL_SIZE)
+    check_size(f"fleets[{name}].walSize", a.setdefault("wal_size", DEFAULT_WAL_SIZE))
     a["remote_write_auth"] = _validate_auth(name, a.get("remote_write_auth"))
     check_image(f"fleets[{name}].image", a.setdefault("image", versions.PROMETHEUS_IMAGE))
     return a
@@ -186,6 +200,8 @@ def _validate_auth(name: str, auth: object) -> Optional[dict]:
 
 _QUEUE_INTS = ("capacity", "min_shards", "max_shards", "max_samples_per_send")
 _QUEUE_DURATIONS = ("batch_send_deadline", "min_backoff", "max_backoff", "sample_age_limit")
+# Prometheus reads a zero sample_age_limit as "no age limit" (its default).
+_QUEUE_ZERO_OK = ("sample_age_limit",)
 
 
 def _validate_queue_config(name: str, queue: object) -> dict:
@@ -197,7 +213,7 @@ def _validate_queue_config(name: str, queue: object) -> dict:
         check_int(f"{field}.{key}", merged[key], 1)
     for key in _QUEUE_DURATIONS:
         if key in merged:
-            check_duration(f"{field}.{key}", merged[key])
+            check_duration(f"{field}.{key}", merged[key], allow_zero=key in _QUEUE_ZERO_OK)
     if merged["min_shards"] > merged["max_shards"]:
         raise ValueError(
             f"{field}.min_shards: {merged['min_shards']} is greater than max_shards ({merged['max_shards']}); "
@@ -223,7 +239,10 @@ class AgentFleet(pulumi.ComponentResource):
         receive: Optional[ReceiveCluster] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
-        a = validate_fleet_args(name, args or {}, receive.settings if receive is not None else None, target.kind)
+        check_instance("AgentFleet.target", target, Target, "a DockerTarget or KubernetesTarget")
+        if receive is not None:
+            check_instance("AgentFleet.receive", receive, ReceiveCluster, "a ReceiveCluster, or None with args remote_write_url")
+        a = validate_fleet_args(name, args, receive.settings if receive is not None else None, target.kind)
         super().__init__("agentstream:index:AgentFleet", name, None, opts)
         workload_name = f"{name}-agent"
         instances = instance_names(workload_name, a["agents"])

@@ -25,7 +25,7 @@ from . import versions
 from .config import render_filesystem_objstore, render_s3_objstore, render_seaweedfs_identities
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target
-from .validation import check_choice, check_image
+from .validation import check_args, check_choice, check_image, check_instance, check_size
 
 # -- args and defaults --------------------------------------------------------
 ENGINES = ("seaweedfs", "minio", "filesystem", "external")
@@ -58,7 +58,7 @@ class ObjectStoreArgs(TypedDict, total=False):
 
 def validate_object_store_args(args: ObjectStoreArgs, target_kind: str) -> dict:
     """Return args merged with defaults, or raise ``ValueError``."""
-    a = dict(args)
+    a = check_args("ObjectStoreArgs", args, ObjectStoreArgs.__annotations__)
     engine = a.setdefault("engine", DEFAULT_ENGINE)
     check_choice("objectStore.engine", engine, ENGINES)
     if target_kind == "kubernetes" and engine == "filesystem":
@@ -80,7 +80,7 @@ def validate_object_store_args(args: ObjectStoreArgs, target_kind: str) -> dict:
             )
         if isinstance(cfg, str):
             _check_external_config(cfg)
-    a.setdefault("storage_size", DEFAULT_STORAGE_SIZE)
+    check_size("objectStore.storageSize", a.setdefault("storage_size", DEFAULT_STORAGE_SIZE))
     if engine in ("seaweedfs", "minio"):
         default = versions.SEAWEEDFS_IMAGE if engine == "seaweedfs" else versions.MINIO_IMAGE
         check_image(f"images.{engine}", a.setdefault("image", default))
@@ -119,7 +119,8 @@ class ObjectStore(pulumi.ComponentResource):
         target: Target,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
-        a = validate_object_store_args(args or {}, target.kind)
+        check_instance("ObjectStore.target", target, Target, "a DockerTarget or KubernetesTarget")
+        a = validate_object_store_args(args, target.kind)
         super().__init__("agentstream:index:ObjectStore", name, None, opts)
         self.engine: str = a["engine"]
         # Volumes every Thanos workload using this store must mount.

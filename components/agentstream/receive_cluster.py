@@ -24,17 +24,22 @@ from .object_store import ObjectStore
 from .spec import INSTANCE_ARG, ConfigFile, instance_names, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target
 from .validation import (
+    check_args,
     check_bool,
     check_choice,
     check_duration,
     check_image,
+    check_instance,
     check_int,
     check_keys,
     check_list,
     check_label_name,
     check_port,
+    check_size,
+    check_tenant,
     check_unique,
     duration_seconds,
+    is_zero_duration,
 )
 
 # -- args and defaults --------------------------------------------------------
@@ -148,7 +153,7 @@ class ReceiveClusterArgs(TypedDict, total=False):
 
 
 def validate_receive_args(args: ReceiveClusterArgs) -> dict:
-    a = dict(args)
+    a = check_args("ReceiveClusterArgs", args, ReceiveClusterArgs.__annotations__)
     replicas = check_int("receive.replicas", a.setdefault("replicas", DEFAULT_REPLICAS), 1, 64)
     rf = a.setdefault("replication_factor", min(DEFAULT_REPLICATION_FACTOR, replicas))
     check_int("receive.replicationFactor", rf, 1)
@@ -177,9 +182,7 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
     header = a.setdefault("tenant_header", DEFAULT_TENANT_HEADER)
     if not isinstance(header, str) or not header or not all(c.isalnum() or c == "-" for c in header):
         raise ValueError(f"receive.tenantHeader: {header!r} is not a valid HTTP header name; allowed: letters, digits, '-'")
-    tenant = a.setdefault("default_tenant", DEFAULT_TENANT)
-    if not isinstance(tenant, str) or not tenant:
-        raise ValueError("receive.defaultTenant: must be a non-empty string")
+    check_tenant("receive.defaultTenant", a.setdefault("default_tenant", DEFAULT_TENANT))
     check_duration("receive.retention", a.setdefault("retention", DEFAULT_RETENTION))
     check_duration("receive.blockDuration", a.setdefault("block_duration", DEFAULT_BLOCK_DURATION))
     if duration_seconds(a["block_duration"]) > duration_seconds(a["retention"]):
@@ -193,9 +196,9 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
         ("bucket_retention_5m", "receive.bucketRetention5m", MIN_5M_RETENTION_SECONDS),
         ("bucket_retention_1h", "receive.bucketRetention1h", 0),
     ]:
-        value = a.setdefault(key, DEFAULT_BUCKET_RETENTION)
-        if value != DEFAULT_BUCKET_RETENTION:
-            check_duration(field, value)
+        # Zero, in any unit, is Thanos' "keep forever" here.
+        value = check_duration(field, a.setdefault(key, DEFAULT_BUCKET_RETENTION), allow_zero=True)
+        if not is_zero_duration(value):
             if duration_seconds(value) < minimum:
                 raise ValueError(
                     f"{field}: {value} is too short to downsample from; allowed: 0d (forever) or at least "
@@ -206,7 +209,7 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
     check_port("receive.remoteWritePort", a.setdefault("remote_write_port", DEFAULT_REMOTE_WRITE_PORT))
     if check_bool("receive.publishRemoteWrite", a.setdefault("publish_remote_write", True)):
         check_unique("receive host ports (queryPort, remoteWritePort)", [a["query_port"], a["remote_write_port"]])
-    a.setdefault("storage_size", DEFAULT_STORAGE_SIZE)
+    check_size("receive.storageSize", a.setdefault("storage_size", DEFAULT_STORAGE_SIZE))
     a["limits"] = validate_limits(a.get("limits"))
     check_image("images.thanos", a.setdefault("image", versions.THANOS_IMAGE))
     return a
@@ -225,8 +228,8 @@ def validate_limits(limits: object) -> Optional[dict]:
         raise ValueError("receive.limits.tenants: must be a mapping of tenant name to request limits")
     out["tenants"] = {}
     for tenant, tl in tenants.items():
-        if not isinstance(tenant, str) or not tenant:
-            raise ValueError(f"receive.limits.tenants: {tenant!r} is not a tenant name; allowed: a non-empty string")
+        # A key Receive could never see as a tenant would be a limit that never applies.
+        check_tenant(f"receive.limits.tenants.{tenant}", tenant)
         field = f"receive.limits.tenants.{tenant}"
         out["tenants"][tenant] = {k: check_int(f"{field}.{k}", v, 0) for k, v in check_keys(field, tl, REQUEST_LIMIT_KEYS).items()}
     return out
@@ -263,7 +266,10 @@ class ReceiveCluster(pulumi.ComponentResource):
         object_store: Optional[ObjectStore] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
-        a = validate_receive_args(args or {})
+        check_instance("ReceiveCluster.target", target, Target, "a DockerTarget or KubernetesTarget")
+        if object_store is not None:
+            check_instance("ReceiveCluster.object_store", object_store, ObjectStore, "an ObjectStore, or None")
+        a = validate_receive_args(args)
         super().__init__("agentstream:index:ReceiveCluster", name, None, opts)
         self.settings = a
         self.target = target

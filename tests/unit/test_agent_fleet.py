@@ -252,6 +252,27 @@ RECEIVE = validate_receive_args({})
         ({"remote_write_auth": {"type": "bearer", "token": "x"}}, RECEIVE, "docker", "fleets[f].remoteWriteAuth.token", "type, username, secret"),
         ({"remote_write_auth": "bearer"}, RECEIVE, "docker", "fleets[f].remoteWriteAuth", "mapping"),
         ({"remote_write_url": "ftp://x"}, None, "docker", "fleets[f].remoteWriteUrl", "http://"),
+        ({"remote_write_url": "https:///api/v1/receive"}, None, "docker", "fleets[f].remoteWriteUrl", "no host"),
+        ({"remote_write_url": "http://receive :19291/"}, RECEIVE, "docker", "fleets[f].remoteWriteUrl", "spaces"),
+        ({"remote_write_url": 19291}, None, "docker", "fleets[f].remoteWriteUrl", "not a string"),
+        ({"static_targets": ["https://node:9100"]}, RECEIVE, "docker", "fleets[f].staticTargets[0]", "no scheme"),
+        ({"static_targets": ["node:9100/metrics"]}, RECEIVE, "kubernetes", "fleets[f].staticTargets[0]", "no path"),
+        ({"static_targets": ["ok:1", "::1:9100"]}, RECEIVE, "docker", "fleets[f].staticTargets[1]", "in brackets"),
+        ({"static_targets": [9100]}, RECEIVE, "docker", "fleets[f].staticTargets[0]", "not a string"),
+        ({"tenant": "a/b"}, RECEIVE, "docker", "fleets[f].tenant", "not a valid Thanos tenant"),
+        ({"tenant": "..", "remote_write_url": "http://r:1/x"}, None, "docker", "fleets[f].tenant", "other than '.' and '..'"),
+        ({"wal_size": "5 Gi"}, RECEIVE, "kubernetes", "fleets[f].walSize", "positive Kubernetes quantity"),
+        ({"wal_size": "0"}, RECEIVE, "docker", "fleets[f].walSize", "positive Kubernetes quantity"),
+        ({"scrape_interval": "0m"}, RECEIVE, "docker", "fleets[f].scrapeInterval", "zero duration"),
+        ({"wal_retention": "0d"}, RECEIVE, "docker", "fleets[f].walRetention", "above zero"),
+        ({"queue_config": {"max_backoff": "0s"}}, RECEIVE, "docker", "fleets[f].queueConfig.max_backoff", "zero duration"),
+        ({"replica_label": "cluster"}, None, "docker", "fleets[f].replicaLabel", "cluster label"),
+        ({"replica_label": "zone", "external_labels": {"zone": "a"}}, None, "docker", "fleets[f].replicaLabel", "externalLabels key"),
+        # The Python API: unknown keys, camelCase spellings of real ones.
+        ({"replicaLabel": "x"}, RECEIVE, "docker", "AgentFleetArgs.replicaLabel", "did you mean 'replica_label'?"),
+        ({"walsize": "1Gi"}, RECEIVE, "docker", "AgentFleetArgs.walsize", "did you mean 'wal_size'?"),
+        ({"scrape_intervall": "5s"}, RECEIVE, "docker", "AgentFleetArgs.scrape_intervall", "did you mean 'scrape_interval'?"),
+        ({"bogus": 1}, RECEIVE, "docker", "AgentFleetArgs.bogus: unknown key;", "allowed keys: agents, cluster"),
     ],
 )
 def test_validation(args, receive, kind, field, allowed):
@@ -283,3 +304,75 @@ def test_invalid_fleet_registers_no_fleet():
     with pytest.raises(ValueError, match="agents") as e:
         run_on("docker", build({"agents": 0}))
     assert not [r for r in e.value.recorded if r.name.startswith("batmobile")]
+
+
+def test_valid_values_accepted():
+    a_ = validate_fleet_args(
+        "f",
+        {
+            "static_targets": ["node:9100", "10.0.0.1:9100", "[fd00::1]:9100", "my_exporter:9100"],
+            "tenant": "528d0490-8720-4478-aa29-819d90fc9a9f",
+            "wal_size": "1.5Gi",
+            "replica_label": "agent",
+            "external_labels": {"region": "eu"},
+            "remote_write_url": "https://receive.example.com:8443/api/v1/receive",
+            "queue_config": {"sample_age_limit": "0s"},  # 0: no age limit, Prometheus' default
+        },
+        None,
+        "kubernetes",
+    )
+    assert a_["queue_config"]["sample_age_limit"] == "0s"
+    # A remote-write URL known only at deploy time (another stack's output) is taken as is.
+    def program(target):
+        fleet = a.AgentFleet("f", {"remote_write_url": pulumi.Output.from_input("http://later:19291/api/v1/receive")}, target)
+        pulumi.export("url", fleet.remote_write_url)
+
+    assert run_on("docker", program).outputs["url"] == "http://later:19291/api/v1/receive"
+
+
+def fleet_recorded(recorded, name="batmobile"):
+    return [r for r in recorded if r.name.startswith(name)]
+
+
+@pytest.mark.parametrize(
+    "target_arg,receive_arg,field,allowed",
+    [
+        ("docker", None, "AgentFleet.target: 'docker' is a str, not a Target", "a DockerTarget or KubernetesTarget"),
+        (None, "central", "AgentFleet.receive: 'central' is a str, not a ReceiveCluster", "a ReceiveCluster, or None"),
+        (None, {"replicas": 1}, "AgentFleet.receive: {'replicas': 1} is a dict, not a ReceiveCluster", "a ReceiveCluster"),
+    ],
+)
+def test_wrong_typed_dependencies_refused_before_registration(target_arg, receive_arg, field, allowed):
+    def program(target):
+        a.AgentFleet("batmobile", {"remote_write_url": "http://r:1/x"}, target_arg or target, receive=receive_arg)
+
+    with pytest.raises(TypeError) as e:
+        run_on("docker", program)
+    assert field in str(e.value) and allowed in str(e.value), str(e.value)
+    assert fleet_recorded(e.value.recorded) == []
+
+
+def test_receive_passed_as_target_refused():
+    def program(target):
+        rc = a.ReceiveCluster("central", {"replicas": 1}, target)
+        a.AgentFleet("batmobile", {}, rc, receive=rc)
+
+    with pytest.raises(TypeError, match=r"AgentFleet.target: <.*ReceiveCluster.*> is a ReceiveCluster, not a Target") as e:
+        run_on("docker", program)
+    assert fleet_recorded(e.value.recorded) == []
+
+
+@pytest.mark.parametrize(
+    "args,error,needle",
+    [
+        ({"scrapeInterval": "5s"}, ValueError, "AgentFleetArgs.scrapeInterval: unknown key (did you mean 'scrape_interval'?)"),
+        ({"static_targets": ["http://node:9100"]}, ValueError, "fleets[batmobile].staticTargets[0]"),
+        ("agents=2", TypeError, "AgentFleetArgs: 'agents=2' is not a mapping"),
+    ],
+)
+def test_bad_args_register_no_fleet(args, error, needle):
+    with pytest.raises(error) as e:
+        run_on("kubernetes", lambda target: a.AgentFleet("batmobile", args, target, receive=a.ReceiveCluster("central", {"replicas": 1}, target)))
+    assert needle in str(e.value), str(e.value)
+    assert fleet_recorded(e.value.recorded) == []
+    assert "agentstream:index:AgentFleet" not in {r.type for r in e.value.recorded}

@@ -86,6 +86,63 @@ CASES = {
     "auth-password-in-stack-file": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "remoteWriteAuth": {"type": "basic", "username": "b", "password": "x"}}]}, ["fleets[0].remoteWriteAuth.password", "allowed keys: type, username"]),
     "raw-retention-too-short": ("k8s", {"agentstream:receive": {"bucketRetentionRaw": "24h"}}, ["receive.bucketRetentionRaw", "0d (forever) or at least 40h"]),
     "unknown-queue-key": ("dev", {"agentstream:fleets": [{"name": "batmobile", "queueConfig": {"maxShards": 4}}]}, ["queueConfig", "allowed keys", "max_shards"]),
+    # A Python (snake_case) spelling in a stack file: the message names the camelCase key.
+    "snake-case-receive-key": ("dev", {"agentstream:receive": {"replication_factor": 2}}, ["agentstream:receive.replication_factor", "did you mean 'replicationFactor'?"]),
+    "snake-case-fleet-key": ("k8s", {"agentstream:fleets": [{"name": "batmobile", "wal_size": "1Gi"}]}, ["agentstream:fleets[0].wal_size", "did you mean 'walSize'?"]),
+    "snake-case-kubernetes-key": ("k8s", {"agentstream:kubernetes": {"namespace": "agentstream", "storage_class": "fast"}}, ["agentstream:kubernetes.storage_class", "did you mean 'storageClass'?"]),
+    # Sizes are Kubernetes quantities of bytes, above zero.
+    "store-size-words": ("dev", {"agentstream:objectStore": {"storageSize": "twenty gigs"}}, ["objectStore.storageSize", "'twenty gigs' is not a valid size", "10Gi, 500Mi or 500M"]),
+    "store-size-milli": ("k8s", {"agentstream:objectStore": {"engine": "seaweedfs", "storageSize": "500m"}}, ["objectStore.storageSize", "'500m'", "positive Kubernetes quantity"]),
+    "receive-size-space": ("k8s", {"agentstream:receive": {"storageSize": "10 Gi"}}, ["receive.storageSize", "'10 Gi'", "no space"]),
+    "receive-size-empty": ("central", {"agentstream:receive": {"storageSize": ""}}, ["receive.storageSize", "''", "positive Kubernetes quantity"]),
+    "receive-size-zero": ("dev", {"agentstream:receive": {"storageSize": "0Gi"}}, ["receive.storageSize", "'0Gi'", "positive"]),
+    "wal-size-negative": ("k8s", {"agentstream:fleets": [{"name": "batmobile", "walSize": "-5Gi"}]}, ["fleets[batmobile].walSize", "'-5Gi'", "positive Kubernetes quantity"]),
+    "wal-size-number": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "walSize": 5}]}, ["fleets[batcopter].walSize", "5 is not a valid size", "10Gi"]),
+    "wal-size-unit-case": ("dev", {"agentstream:fleets": [{"name": "batmobile", "walSize": "5gb"}]}, ["fleets[batmobile].walSize", "'5gb'", "Ki, Mi, Gi"]),
+    # Kubernetes names: StorageClass is an object name, clusterDomain a DNS domain.
+    "storage-class-upper": ("k8s", {"agentstream:kubernetes": {"namespace": "agentstream", "storageClass": "Fast_SSD"}}, ["kubernetes.storageClass", "'Fast_SSD'", "DNS-1123 subdomain"]),
+    "storage-class-trailing-dash": ("central", {"agentstream:kubernetes": {"namespace": "agentstream", "storageClass": "ssd-"}}, ["kubernetes.storageClass", "'ssd-'", "starting and ending with a letter or digit"]),
+    "cluster-domain-trailing-dot": ("k8s", {"agentstream:kubernetes": {"namespace": "agentstream", "clusterDomain": "cluster.local."}}, ["kubernetes.clusterDomain", "'cluster.local.'", "e.g. cluster.local"]),
+    "cluster-domain-upper": ("edge-batmobile", {"agentstream:kubernetes": {"namespace": "edge-batmobile", "clusterDomain": "Cluster.Local"}}, ["kubernetes.clusterDomain", "'Cluster.Local'", "lower-case"]),
+    "cluster-domain-long-label": ("k8s", {"agentstream:kubernetes": {"namespace": "agentstream", "clusterDomain": "c" * 64 + ".local"}}, ["kubernetes.clusterDomain", "each 1-63 characters"]),
+    # Tenants: Thanos' rule (no '/', not empty), and no '.', '..', control characters.
+    "tenant-with-slash": ("dev", {"agentstream:fleets": [{"name": "batmobile", "tenant": "wayne/batmobile"}]}, ["fleets[batmobile].tenant", "'wayne/batmobile' is not a valid Thanos tenant", "without '/'"]),
+    "tenant-dot-dot": ("edge-batmobile", {"agentstream:fleets": [{"name": "batmobile", "tenant": ".."}]}, ["fleets[batmobile].tenant", "'..'", "other than '.' and '..'"]),
+    "tenant-empty": ("k8s", {"agentstream:fleets": [{"name": "batmobile", "tenant": ""}]}, ["fleets[batmobile].tenant", "''", "a non-empty name"]),
+    "tenant-newline": ("dev", {"agentstream:fleets": [{"name": "batmobile", "tenant": "bat\nmobile"}]}, ["fleets[batmobile].tenant", "control characters"]),
+    "default-tenant-path": ("central", {"agentstream:receive": {"defaultTenant": "/default-tenant"}}, ["receive.defaultTenant", "'/default-tenant'", "without '/'"]),
+    "default-tenant-padded": ("dev", {"agentstream:receive": {"defaultTenant": " default"}}, ["receive.defaultTenant", "surrounding spaces"]),
+    "limits-tenant-path": ("k8s", {"agentstream:receive": {"limits": {"tenants": {"gotham/batmobile": {"series_limit": 5000}}}}}, ["receive.limits.tenants.gotham/batmobile", "not a valid Thanos tenant"]),
+    "limits-tenant-dot": ("central", {"agentstream:receive": {"limits": {"tenants": {".": {"series_limit": 5000}}}}}, ["receive.limits.tenants..", "'.'", "other than '.' and '..'"]),
+    # Scrape targets are host:port, nothing more.
+    "target-with-scheme": ("dev", {"agentstream:fleets": [{"name": "batmobile", "staticTargets": ["http://node-exporter:9100"]}]}, ["fleets[batmobile].staticTargets[0]", "no scheme", "node-exporter:9100"]),
+    "target-with-path": ("k8s", {"agentstream:fleets": [{"name": "batmobile", "staticTargets": ["node-exporter:9100", "node-exporter:9100/metrics"]}]}, ["fleets[batmobile].staticTargets[1]", "no path", "port 1-65535"]),
+    "target-port-zero": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "staticTargets": ["node-exporter:0"]}]}, ["fleets[batcopter].staticTargets[0]", "'node-exporter:0'", "port is not 1-65535"]),
+    "target-without-port": ("dev", {"agentstream:fleets": [{"name": "batmobile", "staticTargets": ["node-exporter"]}]}, ["fleets[batmobile].staticTargets[0]", "no port"]),
+    "target-bare-ipv6": ("dev", {"agentstream:fleets": [{"name": "batmobile", "staticTargets": ["fd00::1:9100"]}]}, ["fleets[batmobile].staticTargets[0]", "in brackets"]),
+    "target-bad-ip": ("k8s", {"agentstream:fleets": [{"name": "batcopter", "staticTargets": ["10.0.0.256:9100"]}]}, ["fleets[batcopter].staticTargets[0]", "not a DNS name or IP address"]),
+    "target-with-space": ("dev", {"agentstream:fleets": [{"name": "batmobile", "staticTargets": ["node exporter:9100"]}]}, ["fleets[batmobile].staticTargets[0]", "spaces"]),
+    # A zero duration is not an interval or a retention.
+    "zero-scrape-interval": ("dev", {"agentstream:fleets": [{"name": "batmobile", "scrapeInterval": "0m"}]}, ["fleets[batmobile].scrapeInterval", "'0m' is a zero duration", "above zero"]),
+    "zero-wal-retention": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "walRetention": "0h"}]}, ["fleets[batcopter].walRetention", "'0h'", "above zero"]),
+    "zero-receive-retention": ("dev", {"agentstream:receive": {"retention": "0d"}}, ["receive.retention", "'0d' is a zero duration"]),
+    "zero-block-duration": ("k8s", {"agentstream:receive": {"blockDuration": "0h0m"}}, ["receive.blockDuration", "'0h0m'", "above zero"]),
+    "zero-bucket-sync": ("central", {"agentstream:receive": {"bucketSyncInterval": "0m"}}, ["receive.bucketSyncInterval", "zero duration"]),
+    "zero-batch-deadline": ("dev", {"agentstream:fleets": [{"name": "batmobile", "queueConfig": {"batch_send_deadline": "0ms"}}]}, ["fleets[batmobile].queueConfig.batch_send_deadline", "zero duration"]),
+    # The remote-write URL is http(s) with a host.
+    "url-no-host": ("edge-batmobile", {"agentstream:fleets": [{"name": "batmobile", "remoteWriteUrl": "http://"}]}, ["fleets[batmobile].remoteWriteUrl", "'http://'", "no host", "https://receive.example.com"]),
+    "url-empty-host": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "remoteWriteUrl": "https:///api/v1/receive"}]}, ["fleets[batcopter].remoteWriteUrl", "no host"]),
+    "url-with-space": ("dev", {"agentstream:fleets": [{"name": "batmobile", "remoteWriteUrl": "https://receive example.com/api/v1/receive"}]}, ["fleets[batmobile].remoteWriteUrl", "spaces"]),
+    "url-no-scheme": ("dev", {"agentstream:fleets": [{"name": "batmobile", "remoteWriteUrl": "central-receive:19291/api/v1/receive"}]}, ["fleets[batmobile].remoteWriteUrl", "http:// or https://"]),
+    "url-with-credentials": ("edge-batmobile", {"agentstream:fleets": [{"name": "batmobile", "remoteWriteUrl": "https://bat:mobile@receive.example.com/api/v1/receive"}]}, ["fleets[batmobile].remoteWriteUrl", "'https://***@receive.example.com/api/v1/receive'", "remoteWriteAuth"]),
+    "url-bad-port": ("k8s", {"agentstream:fleets": [{"name": "batmobile", "remoteWriteUrl": "https://receive.example.com:99999/api/v1/receive"}]}, ["fleets[batmobile].remoteWriteUrl", "port is not 1-65535"]),
+    # Labels that would overwrite each other, or series two fleets would share.
+    "replica-label-is-cluster": ("edge-batmobile", {"agentstream:fleets": [{"name": "batmobile", "replicaLabel": "cluster"}]}, ["fleets[batmobile].replicaLabel", "'cluster' collides with the fleet's cluster label", "allowed: a label name other than 'cluster'"]),
+    "replica-label-is-cluster-dev": ("dev", {"agentstream:fleets": [{"name": "batmobile", "replicaLabel": "cluster"}]}, ["fleets[batmobile].replicaLabel", "cluster label"]),
+    "replica-label-is-external-label": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "replicaLabel": "region", "externalLabels": {"region": "gotham"}}]}, ["fleets[batcopter].replicaLabel", "'region' collides with the fleet's externalLabels key", "externalLabels keys"]),
+    "fleets-share-cluster-and-tenant": ("dev", {"agentstream:fleets": [{"name": "batmobile", "cluster": "gotham", "tenant": "wayne"}, {"name": "batcopter", "cluster": "gotham", "tenant": "wayne"}]}, ["fleets[batcopter].cluster", "'gotham' with tenant 'wayne'", "is also fleets[batmobile]'s", "merge", "allowed: a cluster label, tenant or externalLabels value of its own"]),
+    "fleets-share-cluster-and-default-tenant": ("k8s", {"agentstream:fleets": [{"name": "batmobile", "cluster": "gotham"}, {"name": "batcopter", "cluster": "gotham", "tenant": "batmobile"}]}, ["fleets[batcopter].cluster", "tenant 'batmobile'", "merge"]),
+    "fleets-share-cluster-and-tenant-on-edge": ("edge-batmobile", {"agentstream:fleets": [{"name": "batmobile", "cluster": "gotham", "tenant": "wayne", "externalLabels": {"region": "eu"}}, {"name": "robin", "cluster": "gotham", "tenant": "wayne", "externalLabels": {"region": "eu"}}]}, ["fleets[robin].cluster", "fleets[batmobile]'s", "merge"]),
 }
 
 
@@ -97,6 +154,61 @@ def test_bad_input_raises_before_any_resource(stack, overrides, needles):
     for needle in needles:
         assert needle in message, f"{needle!r} not in {message!r}"
     assert e.value.recorded == [], [r.name for r in e.value.recorded]
+
+
+# Control: valid values of each class above still deploy.
+GOOD = {
+    "sizes-names-on-k8s": ("k8s", {
+        "agentstream:kubernetes": {"namespace": "agentstream", "storageClass": "fast-ssd.csi.example.com", "clusterDomain": "corp.example"},
+        "agentstream:objectStore": {"engine": "seaweedfs", "storageSize": "1.5Ti"},
+        "agentstream:receive": {"storageSize": "500M", "defaultTenant": "anonymous", "limits": {"tenants": {"528d0490-8720-4478-aa29-819d90fc9a9f": {"series_limit": 5000}}}},
+        "agentstream:fleets": [
+            {"name": "batmobile", "walSize": "1e9", "tenant": "wayne_enterprises", "staticTargets": ["node-exporter:9100", "10.0.0.1:9100", "[fd00::1]:9100"]},
+            # Same cluster, another tenant: series stay apart.
+            {"name": "batcopter", "cluster": "batmobile", "walSize": "512Mi", "scrapeInterval": "1m30s"},
+        ],
+    }),
+    "no-storage-class-on-k8s": ("k8s", {"agentstream:kubernetes": {"namespace": "agentstream", "storageClass": ""}}),
+    "zero-where-it-means-forever": ("dev", {
+        "agentstream:receive": {"bucketRetentionRaw": "0s", "bucketRetention5m": "0h", "bucketRetention1h": "0d"},
+        "agentstream:fleets": [
+            {"name": "batmobile", "queueConfig": {"sample_age_limit": "0s"}, "staticTargets": ["my_exporter:9100", "host.example.com.:9100"]},
+            # Same cluster and tenant, told apart by another external label.
+            {"name": "batcopter", "cluster": "gotham", "tenant": "wayne", "externalLabels": {"vehicle": "air"}},
+            {"name": "tumbler", "cluster": "gotham", "tenant": "wayne", "externalLabels": {"vehicle": "ground"}},
+        ],
+    }),
+    "explicit-url-on-edge": ("edge-batmobile", {"agentstream:fleets": [
+        {"name": "batmobile", "remoteWriteUrl": "https://receive.example.com:8443/api/v1/receive", "replicaLabel": "agent", "externalLabels": {"region": "eu"}, "remoteWriteAuth": {"type": "basic", "username": "batmobile"}},
+    ]}),
+}
+
+
+@pytest.mark.parametrize("stack,overrides", list(GOOD.values()), ids=list(GOOD))
+def test_valid_values_of_each_class_are_accepted(stack, overrides):
+    run = run_stack(stack, overrides=overrides)
+    assert run.resources
+    assert set(run.outputs["fleets"]) == {f["name"] for f in run.config["agentstream:fleets"]}
+
+
+def test_valid_values_reach_the_resources():
+    run = run_stack("k8s", overrides=GOOD["sizes-names-on-k8s"][1])
+    claims = {
+        w.inputs["metadata"]["name"]: claim["spec"]
+        for w in run.resources if w.type == "kubernetes:apps/v1:StatefulSet"
+        for claim in w.inputs["spec"].get("volumeClaimTemplates") or []
+    }
+    assert claims["objstore-seaweedfs"]["resources"]["requests"]["storage"] == "1.5Ti"
+    assert claims["central-receive"]["resources"]["requests"]["storage"] == "500M"
+    assert claims["batmobile-agent"]["resources"]["requests"]["storage"] == "1e9"
+    assert {c["storageClassName"] for c in claims.values()} == {"fast-ssd.csi.example.com"}
+    assert run.outputs["remote_write_url"].endswith(".agentstream.svc.corp.example:19291/api/v1/receive")
+    blank = run_stack("k8s", overrides=GOOD["no-storage-class-on-k8s"][1])
+    assert {
+        claim["spec"]["storageClassName"]
+        for w in blank.resources if w.type == "kubernetes:apps/v1:StatefulSet"
+        for claim in w.inputs["spec"].get("volumeClaimTemplates") or []
+    } == {""}
 
 
 def test_good_overrides_are_accepted():

@@ -200,3 +200,44 @@ def test_image_override():
     run = run_on("docker", build({"engine": "seaweedfs", "image": "chrislusf/seaweedfs:4.00"}))
     (c,) = R.containers_of(run, "objstore-seaweedfs")
     assert c.inputs["image"] == "chrislusf/seaweedfs:4.00"
+
+
+@pytest.mark.parametrize(
+    "args,field,allowed",
+    [
+        ({"storage_size": "twenty gigs"}, "objectStore.storageSize", "positive Kubernetes quantity"),
+        ({"storage_size": "10 Gi"}, "objectStore.storageSize", "no space"),
+        ({"storage_size": "0Ti"}, "objectStore.storageSize", "10Gi, 500Mi or 500M"),
+        ({"storage_size": "-1Gi"}, "objectStore.storageSize", "positive"),
+        ({"storageSize": "1Gi"}, "ObjectStoreArgs.storageSize", "did you mean 'storage_size'?"),
+        ({"externalConfig": EXTERNAL, "engine": "external"}, "ObjectStoreArgs.externalConfig", "did you mean 'external_config'?"),
+        ({"region": "eu"}, "ObjectStoreArgs.region: unknown key;", "allowed keys: engine, bucket"),
+    ],
+)
+def test_validation(args, field, allowed):
+    with pytest.raises(ValueError) as e:
+        validate_object_store_args(args, "kubernetes")
+    assert field in str(e.value) and allowed in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("size", ["1Gi", "500M", "1.5Ti", "1e12"])
+def test_valid_sizes_reach_the_volume(size):
+    run = run_on("kubernetes", build({"engine": "seaweedfs", "storage_size": size}))
+    (claim,) = R.k8s_workload(run, "objstore-seaweedfs").inputs["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == size
+
+
+@pytest.mark.parametrize(
+    "make,error,needle",
+    [
+        (lambda t: a.ObjectStore("objstore", {}, "docker"), TypeError,
+         "ObjectStore.target: 'docker' is a str, not a Target; allowed: a DockerTarget or KubernetesTarget"),
+        (lambda t: a.ObjectStore("objstore", "seaweedfs", t), TypeError, "ObjectStoreArgs: 'seaweedfs' is not a mapping"),
+        (lambda t: a.ObjectStore("objstore", {"Engine": "minio"}, t), ValueError, "ObjectStoreArgs.Engine: unknown key (did you mean 'engine'?)"),
+    ],
+)
+def test_bad_python_args_register_nothing(make, error, needle):
+    with pytest.raises(error) as e:
+        run_on("docker", make)
+    assert needle in str(e.value), str(e.value)
+    assert not [r for r in e.value.recorded if r.name.startswith("objstore")]

@@ -364,6 +364,23 @@ def test_defaults():
         ({"limits": {"tenants": ["a"]}}, "receive.limits.tenants", "mapping"),
         ({"limits": {"tenants": {"a": {"head_series_limit": 5}}}}, "receive.limits.tenants.a.head_series_limit", "series_limit"),
         ({"limits": {"tenants": {"a": {"series_limit": -5}}}}, "receive.limits.tenants.a.series_limit", ">= 0"),
+        ({"limits": {"tenants": {"team/a": {"series_limit": 5}}}}, "receive.limits.tenants.team/a", "not a valid Thanos tenant"),
+        ({"limits": {"tenants": {"": {"series_limit": 5}}}}, "receive.limits.tenants.", "a non-empty name"),
+        ({"default_tenant": "a/b"}, "receive.defaultTenant", "without '/'"),
+        ({"default_tenant": "."}, "receive.defaultTenant", "other than '.' and '..'"),
+        ({"default_tenant": ""}, "receive.defaultTenant", "a non-empty name"),
+        ({"storage_size": "twenty gigs"}, "receive.storageSize", "positive Kubernetes quantity"),
+        ({"storage_size": "-10Gi"}, "receive.storageSize", "10Gi, 500Mi or 500M"),
+        ({"storage_size": 10}, "receive.storageSize", "10 is not a valid size"),
+        ({"retention": "0d"}, "receive.retention", "zero duration"),
+        ({"block_duration": "0m"}, "receive.blockDuration", "zero duration"),
+        ({"bucket_sync_interval": "0s"}, "receive.bucketSyncInterval", "above zero"),
+        ({"bucket_retention_raw": "0"}, "receive.bucketRetentionRaw", "Prometheus duration"),
+        # The Python API: unknown keys, camelCase spellings of real ones.
+        ({"replicationFactor": 2}, "ReceiveClusterArgs.replicationFactor", "did you mean 'replication_factor'?"),
+        ({"storageSize": "1Gi"}, "ReceiveClusterArgs.storageSize", "did you mean 'storage_size'?"),
+        ({"replica": 3}, "ReceiveClusterArgs.replica", "did you mean 'replicas'?"),
+        ({"tsdb_path": "/x"}, "ReceiveClusterArgs.tsdb_path: unknown key;", "allowed keys: replicas, replication_factor"),
     ],
 )
 def test_validation(args, field, allowed):
@@ -380,4 +397,38 @@ def test_same_host_port_allowed_when_remote_write_not_published():
 def test_invalid_args_register_nothing_of_the_cluster(kind):
     with pytest.raises(ValueError, match="replicationFactor") as e:
         run_on(kind, build({"replicas": 1, "replication_factor": 2}, engine=None))
+    assert not [r for r in e.value.recorded if r.name.startswith("central")]
+
+
+def test_zero_bucket_retention_in_any_unit_means_forever():
+    a_ = validate_receive_args({"bucket_retention_raw": "0s", "bucket_retention_5m": "0h", "bucket_retention_1h": "0m"})
+    assert (a_["bucket_retention_raw"], a_["bucket_retention_5m"], a_["bucket_retention_1h"]) == ("0s", "0h", "0m")
+
+
+def test_valid_tenants_and_sizes_accepted():
+    a_ = validate_receive_args(
+        {"default_tenant": "anonymous", "storage_size": "500M", "limits": {"tenants": {"team-a": {"series_limit": 5}, "528d0490-8720-4478-aa29-819d90fc9a9f": {}}}}
+    )
+    assert a_["storage_size"] == "500M" and set(a_["limits"]["tenants"]) == {"team-a", "528d0490-8720-4478-aa29-819d90fc9a9f"}
+
+
+@pytest.mark.parametrize(
+    "make,error,needle",
+    [
+        (lambda t: a.ReceiveCluster("central", {"replicationFactor": 1}, t), ValueError,
+         "ReceiveClusterArgs.replicationFactor: unknown key (did you mean 'replication_factor'?)"),
+        (lambda t: a.ReceiveCluster("central", "replicas=3", t), TypeError, "ReceiveClusterArgs: 'replicas=3' is not a mapping"),
+        (lambda t: a.ReceiveCluster("central", {}, "kubernetes"), TypeError,
+         "ReceiveCluster.target: 'kubernetes' is a str, not a Target; allowed: a DockerTarget or KubernetesTarget"),
+        (lambda t: a.ReceiveCluster("central", {}, t, object_store="objstore"), TypeError,
+         "ReceiveCluster.object_store: 'objstore' is a str, not an ObjectStore; allowed: an ObjectStore, or None"),
+        (lambda t: a.ReceiveCluster("central", {}, t, object_store={"engine": "minio"}), TypeError,
+         "ReceiveCluster.object_store: {'engine': 'minio'} is a dict, not an ObjectStore"),
+        (lambda t: a.ReceiveCluster("central", {}, t, object_store=t), TypeError, "is a DockerTarget, not an ObjectStore"),
+    ],
+)
+def test_bad_python_args_register_nothing_of_the_cluster(make, error, needle):
+    with pytest.raises(error) as e:
+        run_on("docker", make)
+    assert needle in str(e.value), str(e.value)
     assert not [r for r in e.value.recorded if r.name.startswith("central")]

@@ -8,14 +8,13 @@ Only ports marked ``publish`` reach the host, on ``publish_address``
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_docker as docker
 
 from ..spec import INSTANCE_ARG, INSTANCE_ENV, Workload
-from ..validation import check_bool, check_choice, check_name
+from ..validation import check_args, check_bool, check_choice, check_name, is_ip
 from . import Deployed, Target
 
 DEFAULT_NETWORK = "agentstream"
@@ -39,25 +38,34 @@ class DockerTargetArgs(TypedDict, total=False):
     Docker analogue of another namespace in the same cluster)."""
 
 
+def validate_docker_args(args: Optional[DockerTargetArgs]) -> dict:
+    """The target's settings with defaults, or raise before anything exists."""
+    a = check_args("DockerTargetArgs", args, DockerTargetArgs.__annotations__)
+    check_name("docker.network", a.setdefault("network", DEFAULT_NETWORK))
+    address = a.setdefault("publish_address", DEFAULT_PUBLISH_ADDRESS)
+    # A str only: ip_address() would also take the integer 1 as 0.0.0.1.
+    if not isinstance(address, str) or not is_ip(address):
+        raise ValueError(
+            f"docker.publishAddress: {address!r} is not an IP address; allowed: an address of "
+            "this host, e.g. 127.0.0.1 (default) or 0.0.0.0 for every interface"
+        )
+    check_choice("docker.restart", a.setdefault("restart", DEFAULT_RESTART), RESTART_POLICIES)
+    check_bool("docker.wait", a.setdefault("wait", True))
+    check_bool("docker.createNetwork", a.setdefault("create_network", True))
+    return a
+
+
 class DockerTarget(Target):
     kind = "docker"
     engines = ("seaweedfs", "minio", "filesystem", "external")
 
     def __init__(self, name: str, args: Optional[DockerTargetArgs] = None, opts: Optional[pulumi.ResourceOptions] = None):
-        args = dict(args or {})
-        self.network_name = check_name("docker.network", args.get("network", DEFAULT_NETWORK))
-        self.publish_address = args.get("publish_address", DEFAULT_PUBLISH_ADDRESS)
-        try:
-            ipaddress.ip_address(self.publish_address)
-        except ValueError:
-            raise ValueError(
-                f"docker.publishAddress: {self.publish_address!r} is not an IP address; allowed: an address of "
-                "this host, e.g. 127.0.0.1 (default) or 0.0.0.0 for every interface"
-            ) from None
-        self.restart = args.get("restart", DEFAULT_RESTART)
-        check_choice("docker.restart", self.restart, RESTART_POLICIES)
-        self.wait = check_bool("docker.wait", args.get("wait", True))
-        self.create_network = check_bool("docker.createNetwork", args.get("create_network", True))
+        a = validate_docker_args(args)
+        self.network_name = a["network"]
+        self.publish_address = a["publish_address"]
+        self.restart = a["restart"]
+        self.wait = a["wait"]
+        self.create_network = a["create_network"]
         super().__init__("agentstream:index:DockerTarget", name, None, opts)
         self._prefix = name
 

@@ -13,21 +13,18 @@ workload, so edge clusters can write to a central cluster.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Workload
-from ..validation import check_bool, check_keys, check_name
+from ..validation import DNS_SUBDOMAIN_RE, check_args, check_bool, check_dns_domain, check_keys, check_name, check_object_name
 from . import Deployed, Target
 
 DEFAULT_NAMESPACE = "agentstream"
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 INGRESS_KEYS = ("host", "class_name", "tls_secret_name", "annotations")
-# A DNS-1123 subdomain: host names, IngressClass and Secret names.
-_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 class IngressArgs(TypedDict, total=False):
@@ -60,7 +57,7 @@ def validate_ingress(ingress: object) -> Optional[dict]:
         return None
     check_keys("kubernetes.ingress", ingress, INGRESS_KEYS)
     host = ingress.get("host")
-    if not isinstance(host, str) or "." not in host or len(host) > 253 or not _SUBDOMAIN_RE.match(host):
+    if not isinstance(host, str) or "." not in host or len(host) > 253 or not DNS_SUBDOMAIN_RE.match(host):
         raise ValueError(
             f"kubernetes.ingress.host: {host!r} is not a host name; allowed: a fully qualified lower-case "
             "DNS name such as receive.example.com"
@@ -68,7 +65,7 @@ def validate_ingress(ingress: object) -> Optional[dict]:
     # Messages name the stack-config keys (camelCase), as elsewhere.
     for key, field in (("class_name", "className"), ("tls_secret_name", "tlsSecretName")):
         value = ingress.get(key)
-        if value is not None and (not isinstance(value, str) or len(value) > 253 or not _SUBDOMAIN_RE.match(value)):
+        if value is not None and (not isinstance(value, str) or len(value) > 253 or not DNS_SUBDOMAIN_RE.match(value)):
             raise ValueError(
                 f"kubernetes.ingress.{field}: {value!r} is not a Kubernetes object name; "
                 "allowed: lower-case letters, digits, '-' and '.'"
@@ -79,6 +76,22 @@ def validate_ingress(ingress: object) -> Optional[dict]:
     return {**ingress, "annotations": dict(annotations)}
 
 
+def validate_kubernetes_args(args: Optional[KubernetesTargetArgs]) -> dict:
+    """The target's settings with defaults, or raise before anything exists."""
+    a = check_args("KubernetesTargetArgs", args, KubernetesTargetArgs.__annotations__)
+    check_name("kubernetes.namespace", a.setdefault("namespace", DEFAULT_NAMESPACE))
+    # Every in-cluster address (the hashring, the agents' remote write) ends in it.
+    check_dns_domain("kubernetes.clusterDomain", a.setdefault("cluster_domain", DEFAULT_CLUSTER_DOMAIN))
+    storage_class = a.setdefault("storage_class", None)
+    # None: the cluster's default class. "" is Kubernetes' own "no class":
+    # bind only to pre-provisioned volumes, so it is kept as given.
+    if storage_class is not None and storage_class != "":
+        check_object_name("kubernetes.storageClass", storage_class)
+    a["ingress"] = validate_ingress(a.get("ingress"))
+    check_bool("kubernetes.createNamespace", a.setdefault("create_namespace", True))
+    return a
+
+
 class KubernetesTarget(Target):
     kind = "kubernetes"
     engines = ("seaweedfs", "minio", "external")
@@ -86,12 +99,12 @@ class KubernetesTarget(Target):
     def __init__(
         self, name: str, args: Optional[KubernetesTargetArgs] = None, opts: Optional[pulumi.ResourceOptions] = None
     ):
-        args = dict(args or {})
-        self.namespace = check_name("kubernetes.namespace", args.get("namespace", DEFAULT_NAMESPACE))
-        self.cluster_domain = args.get("cluster_domain", DEFAULT_CLUSTER_DOMAIN)
-        self.storage_class = args.get("storage_class")
-        self.ingress = validate_ingress(args.get("ingress"))
-        create_namespace = check_bool("kubernetes.createNamespace", args.get("create_namespace", True))
+        a = validate_kubernetes_args(args)
+        self.namespace = a["namespace"]
+        self.cluster_domain = a["cluster_domain"]
+        self.storage_class = a["storage_class"]
+        self.ingress = a["ingress"]
+        create_namespace = a["create_namespace"]
         super().__init__("agentstream:index:KubernetesTarget", name, None, opts)
         self._prefix = name
 

@@ -276,11 +276,21 @@ def test_target_deploys_a_neutral_workload():
         ({"network": "Bad_Net"}, "docker.network"),
         ({"restart": "sometimes"}, "docker.restart"),
         ({"publish_address": "localhost"}, "docker.publishAddress"),
+        ({"publish_address": 1}, "docker.publishAddress"),
+        ({"publishAddress": "0.0.0.0"}, r"DockerTargetArgs.publishAddress: unknown key \(did you mean 'publish_address'\?\)"),
+        ({"createNetwork": False}, r"DockerTargetArgs.createNetwork: unknown key \(did you mean 'create_network'\?\)"),
+        ({"netwrok": "x"}, r"DockerTargetArgs.netwrok: unknown key \(did you mean 'network'\?\); allowed keys: network, publish_address"),
     ],
 )
 def test_target_args_validated_before_registration(args, field):
     with pytest.raises(ValueError, match=field) as e:
         run_program(lambda: a.DockerTarget("docker", args))
+    assert e.value.recorded == []
+
+
+def test_target_args_must_be_a_mapping():
+    with pytest.raises(TypeError, match=r"^DockerTargetArgs: 'agentstream' is not a mapping") as e:
+        run_program(lambda: a.DockerTarget("docker", "agentstream"))
     assert e.value.recorded == []
 
 

@@ -297,11 +297,46 @@ def test_config_hash_annotation_follows_content():
     assert hash_for("a: 1\n") != hash_for("a: 2\n")
 
 
-@pytest.mark.parametrize("args", [{"namespace": "Bad_NS"}, {"namespace": "x" * 41}])
-def test_target_args_validated_before_registration(args):
-    with pytest.raises(ValueError, match="kubernetes.namespace") as e:
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        ({"namespace": "Bad_NS"}, "kubernetes.namespace"),
+        ({"namespace": "x" * 41}, "kubernetes.namespace"),
+        ({"storage_class": "Fast_SSD"}, "kubernetes.storageClass: 'Fast_SSD' is not a Kubernetes object name; allowed: a DNS-1123 subdomain"),
+        ({"storage_class": "ssd."}, "kubernetes.storageClass: 'ssd.'"),
+        ({"storage_class": 3}, "kubernetes.storageClass: 3"),
+        ({"cluster_domain": "cluster.local."}, "kubernetes.clusterDomain: 'cluster.local.' is not a DNS domain"),
+        ({"cluster_domain": "cluster_local"}, "kubernetes.clusterDomain: 'cluster_local'"),
+        ({"cluster_domain": ""}, "kubernetes.clusterDomain: ''"),
+        ({"clusterDomain": "corp.local"}, "KubernetesTargetArgs.clusterDomain: unknown key (did you mean 'cluster_domain'?)"),
+        ({"storageClass": "fast"}, "KubernetesTargetArgs.storageClass: unknown key (did you mean 'storage_class'?)"),
+        ({"ingress": {"host": "r.example.com", "className": "nginx"}}, "kubernetes.ingress.className: unknown key (did you mean 'class_name'?)"),
+    ],
+)
+def test_target_args_validated_before_registration(args, needle):
+    with pytest.raises(ValueError) as e:
         run_program(lambda: a.KubernetesTarget("kubernetes", args))
+    assert needle in str(e.value), str(e.value)
     assert e.value.recorded == []
+
+
+def test_target_args_must_be_a_mapping():
+    with pytest.raises(TypeError, match=r"^KubernetesTargetArgs: \['obs'\] is not a mapping") as e:
+        run_program(lambda: a.KubernetesTarget("kubernetes", ["obs"]))
+    assert e.value.recorded == []
+
+
+@pytest.mark.parametrize("storage_class,expected", [(None, None), ("", ""), ("gp3.csi.aws.com", "gp3.csi.aws.com")])
+def test_storage_class_default_blank_or_named(storage_class, expected):
+    """None: the cluster default; "": no class (pre-provisioned volumes only)."""
+    args = {} if storage_class is None else {"storage_class": storage_class}
+
+    def program(target):
+        target.deploy(demo(), parent=pulumi.ComponentResource("test:index:Owner", "owner"))
+
+    run = run_on("kubernetes", program, args)
+    (claim,) = R.k8s_workload(run, "demo").inputs["spec"]["volumeClaimTemplates"]
+    assert claim["spec"].get("storageClassName") == expected
 
 
 # -- ingress: remote write from other clusters ---------------------------------------------
