@@ -302,10 +302,13 @@ class AgentFleet(pulumi.ComponentResource):
             resources=Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi"),
             needs_kubernetes_discovery=a["kubernetes_sd"],
         )
-        # No dependency on receive: agents keep their samples in the WAL and
-        # retry until receive answers, so both start together, and a change
-        # to receive never waits on (or restarts) the agents.
-        self.deployed = target.deploy(self.workload, parent=self)
+        # After receive's write tier on create, and before it on destroy: an
+        # agent that stops flushes its remote-write queue for up to a minute
+        # (Prometheus' flush deadline), which takes no time while receive
+        # runs and the whole minute once it is gone. Only an ordering: a
+        # change to receive never replaces the agents.
+        depends = receive.write_tier.resources if receive is not None else None
+        self.deployed = target.deploy(self.workload, parent=self, depends_on=depends)
         self.agents = pulumi.Output.from_input(instances)
         self.remote_write_url = remote_write
         self.cluster = a["cluster"]

@@ -459,6 +459,8 @@ class ReceiveCluster(pulumi.ComponentResource):
         self.deployments.append(query_deployed)
 
         write_deployed = self.deployments[1] if router_name else self.deployments[0]
+        # The tier that takes remote write (routers, or the receivers).
+        self.write_tier = write_deployed
         self.remote_write_url = pulumi.Output.from_input(
             f"http://{target.service_host(write_name)}:{REMOTE_WRITE_PORT}{REMOTE_WRITE_PATH}"
         )

@@ -340,10 +340,15 @@ def test_instances_are_replaced_one_at_a_time(dev):
     assert chained >= 3  # receivers and agents at least
 
 
-def test_agents_and_query_do_not_wait_for_receive(dev):
-    # Agents buffer in their WAL and query tolerates absent endpoints, so they
-    # start alongside receive instead of after it (a faster first `pulumi up`).
+def test_query_starts_alongside_receive_and_agents_after_the_write_tier(dev):
+    # Query tolerates absent endpoints, so it does not wait for receive.
+    # Agents wait for the tier that takes remote write, so that on destroy
+    # they go first and their shutdown flush finds receive still running.
     receivers = {c.urn for c in R.containers(dev) if c.name.startswith("central-receive-")}
+    routers = {c.urn for c in R.containers(dev) if c.name.startswith("central-router-")}
+    write_tier = routers or receivers
     for c in R.containers(dev):
-        if "-agent-" in c.name or c.name.startswith("central-query-"):
+        if c.name.startswith("central-query-"):
             assert not receivers & set(c.depends_on), c.name
+        if "-agent-" in c.name:
+            assert write_tier <= set(c.depends_on), c.name
