@@ -91,7 +91,8 @@ def test_scrape_interval_change_rolls_the_fleet(life):
     # Exactly the two batmobile agents are replaced (their config file is an
     # upload, which Docker cannot change in place); nothing else moves.
     assert ops == {a: "replace" for a in AGENTS["batmobile"]}, ops
-    assert "scrape_interval: 10s" in preview.stdout
+    # The diff shows the change inside the uploaded prometheus.yml.
+    assert 'scrape_interval: "5s" => "10s"' in preview.stdout, preview.stdout[-3000:]
     mon, _, _ = life.apply({"batmobile": AGENTS["batmobile"]})
     assert all(mon.replaced(a) for a in AGENTS["batmobile"])
     # One at a time: a batmobile agent was running and healthy throughout.

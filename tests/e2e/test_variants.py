@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 NETWORK = "agentstream-e2e-central"
+TOKEN = "e2e-remote-write-token-5b0f1c9e"
 
 
 def central_config() -> dict:
@@ -58,7 +59,11 @@ def edge_config(central_ref: str) -> dict:
         # namespace of central's cluster would) and write to its internal URL.
         "agentstream:centralEndpoint": "internal",
         "agentstream:docker": {"network": NETWORK, "createNetwork": False},
-        "agentstream:fleets": [{"name": "gotham", "agents": 2, "scrapeInterval": "5s"}],
+        # Bearer auth: receive itself ignores the header (an ingress or proxy
+        # checks it), so this proves the secret's path, not the check.
+        "agentstream:fleets": [
+            {"name": "gotham", "agents": 2, "scrapeInterval": "5s", "remoteWriteAuth": {"type": "bearer"}}
+        ],
     }
 
 
@@ -73,7 +78,11 @@ class Split:
 def split(backend, docker_client):
     log("variant: central (routers + ingesters, hashmod, FILESYSTEM bucket) + edge via StackReference")
     central = backend.stack("central-e2e", central_config())
-    edge = backend.stack("edge-gotham-e2e", edge_config(backend.stack_ref("central-e2e")))
+    edge = backend.stack(
+        "edge-gotham-e2e",
+        edge_config(backend.stack_ref("central-e2e")),
+        secrets={"agentstream:remoteWriteSecret": TOKEN},
+    )
     try:
         central.up()
         edge.up()
@@ -93,6 +102,25 @@ def test_edge_reads_central_outputs_through_the_stack_reference(split):
     # The agents' config names central's router URL, read from central's state.
     config = split.docker.containers.get("gotham-agent-0").exec_run(["cat", "/etc/prometheus/prometheus.yml"])
     assert central_rw in config.output.decode()
+
+
+def test_remote_write_secret_is_ciphertext_in_state_and_only_in_a_file(split):
+    """The edge's remote-write token: ciphertext in the stack file and in
+    `pulumi stack export`, in the state for real (`--show-secrets`), and in
+    the agents only as the credentials file prometheus.yml names."""
+    import json
+
+    assert TOKEN not in split.edge.config_path.read_text()
+    assert TOKEN not in json.dumps(split.edge.export())
+    assert TOKEN in json.dumps(split.edge.export(show_secrets=True)), "control: the token is in the state"
+    for agent in split.agents:
+        c = split.docker.containers.get(agent)
+        attrs = split.docker.api.inspect_container(c.id)
+        assert TOKEN not in " ".join([*attrs["Args"], *(attrs["Config"].get("Env") or [])])
+        config = c.exec_run(["cat", "/etc/prometheus/prometheus.yml"]).output.decode()
+        assert TOKEN not in config and "credentials_file:" in config
+        path = next(line.split(":", 1)[1].strip() for line in config.splitlines() if "credentials_file:" in line)
+        assert c.exec_run(["cat", path]).output.decode().strip() == TOKEN
 
 
 def test_router_tier_writes_reach_the_ingesters(split):
