@@ -181,3 +181,7 @@ def test_filesystem_bucket_is_shared_by_receive_and_store(split):
         timeout=180,
     )
     assert {s["metric"]["cluster"] for s in result} == {"gotham"}
+    # Back up, so the agents' shutdown flush at teardown finds receive (a
+    # stopped ingester makes each agent wait out Prometheus' 1 min flush deadline).
+    for i in range(2):
+        split.docker.containers.get(f"central-receive-{i}").start()
