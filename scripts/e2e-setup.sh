@@ -13,8 +13,22 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 LOG_TAG=e2e-setup
 ensure_docker >&2
+# The Pulumi build (the longest, when not cached) runs alongside the
+# Prometheus/Thanos builds: their module downloads overlap the compiles.
+pulumi_env=""
+if ! command -v pulumi >/dev/null 2>&1 && tools="$(shared_tools)"; then
+  pulumi_env="$(mktemp)"
+  log "building/finding the Pulumi CLI in the background (pulumi-offline progress lines below)" >&2
+  bash "$tools/pulumi-offline/install.sh" --print-env >"$pulumi_env" &
+  pulumi_pid=$!
+fi
 bash "$AGENTSTREAM_ROOT/scripts/build-binaries.sh" all >&2
 bash "$AGENTSTREAM_ROOT/scripts/images.sh" >&2
+if [[ -n "$pulumi_env" ]]; then
+  wait "$pulumi_pid" || { log "pulumi-offline failed (see its log above)" >&2; exit 1; }
+  # shellcheck disable=SC1090
+  source "$pulumi_env"; rm -f "$pulumi_env"
+fi
 ensure_pulumi >&2
 printf 'export PATH=%q\n' "$PATH"
 [[ -n "${PULUMI_HOME:-}" ]] && printf 'export PULUMI_HOME=%q\n' "$PULUMI_HOME"
