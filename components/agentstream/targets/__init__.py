@@ -33,9 +33,6 @@ class Target(pulumi.ComponentResource, abc.ABC):
     """Base of DockerTarget and KubernetesTarget."""
 
     kind: str = ""
-    # Object-store engines this target can run (``filesystem`` needs a volume
-    # that several hosts share, which only a single Docker host gives us).
-    engines: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def service_host(self, workload_name: str) -> str:

@@ -57,7 +57,6 @@ def validate_docker_args(args: Optional[DockerTargetArgs]) -> dict:
 
 class DockerTarget(Target):
     kind = "docker"
-    engines = ("seaweedfs", "minio", "filesystem", "external")
 
     def __init__(self, name: str, args: Optional[DockerTargetArgs] = None, opts: Optional[pulumi.ResourceOptions] = None):
         a = validate_docker_args(args)

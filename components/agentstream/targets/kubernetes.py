@@ -94,7 +94,6 @@ def validate_kubernetes_args(args: Optional[KubernetesTargetArgs]) -> dict:
 
 class KubernetesTarget(Target):
     kind = "kubernetes"
-    engines = ("seaweedfs", "minio", "external")
 
     def __init__(
         self, name: str, args: Optional[KubernetesTargetArgs] = None, opts: Optional[pulumi.ResourceOptions] = None
