@@ -9,6 +9,12 @@ export AGENTSTREAM_CACHE
 
 log() { echo "[${LOG_TAG:-agentstream}] $(date +%H:%M:%S) $*" >&2; }
 
+# A Python policy pack announces its port on stdout without flushing
+# (pulumi_policy 1.21); upstream's language host runs plugins unbuffered, the
+# offline stand-in does not, so without this `pulumi preview --policy-pack`
+# waits forever. Harmless everywhere else.
+export PYTHONUNBUFFERED=1
+
 # The team's offline tools live beside the checkout (../shared), or at the
 # machine's /work/shared for clones made elsewhere (CI may clone into /tmp).
 shared_tools() {

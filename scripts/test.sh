@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[test] $(date +%H:%M:%S) $*"; }
+# Policy packs need it with the offline language host (see scripts/lib.sh).
+export PYTHONUNBUFFERED=1
 start=$(date +%s)
 
 log "installing Python dependencies"

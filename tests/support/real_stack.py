@@ -58,6 +58,9 @@ class Backend:
             "PULUMI_BACKEND_URL": f"file://{self.state}",
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
+            # The policy pack prints its port without a flush; the offline
+            # language host does not run plugins unbuffered (see scripts/lib.sh).
+            "PYTHONUNBUFFERED": "1",
         }
         self.stacks: dict[str, RealStack] = {}
 
@@ -164,7 +167,7 @@ class RealStack:
     def outputs(self) -> dict[str, Any]:
         return {k: v.value for k, v in self.stack.outputs().items()}
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
         """Run the CLI itself in this stack's work dir (what a user types)."""
         env = {**os.environ, **self.backend.env}
         cmd = ["pulumi", *args, "--stack", self.name, "--non-interactive", "--color", "never"]
