@@ -15,6 +15,7 @@ import pytest
 from pulumi.automation import errors as auto_errors
 
 from agentstream import versions
+from agentstream.targets.docker import _slug  # the RemoteImage naming rule itself
 from tests.e2e.conftest import (
     PINNED,
     Query,
@@ -227,7 +228,3 @@ def test_destroy_leaves_nothing(life, docker_client):
     life.stack.destroy()
     assert life.stack.resource_states() == []
     assert part_of_leftovers(docker_client) == []
-
-
-def _slug(image: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in image).strip("-")

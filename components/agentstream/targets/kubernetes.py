@@ -64,12 +64,8 @@ def validate_ingress(ingress: object) -> Optional[dict]:
         )
     # Messages name the stack-config keys (camelCase), as elsewhere.
     for key, field in (("class_name", "className"), ("tls_secret_name", "tlsSecretName")):
-        value = ingress.get(key)
-        if value is not None and (not isinstance(value, str) or len(value) > 253 or not DNS_SUBDOMAIN_RE.match(value)):
-            raise ValueError(
-                f"kubernetes.ingress.{field}: {value!r} is not a Kubernetes object name; "
-                "allowed: lower-case letters, digits, '-' and '.'"
-            )
+        if ingress.get(key) is not None:
+            check_object_name(f"kubernetes.ingress.{field}", ingress[key])
     annotations = ingress.get("annotations", {})
     if not isinstance(annotations, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
         raise ValueError("kubernetes.ingress.annotations: must be a mapping of string to string")
