@@ -7,10 +7,9 @@ ignored: a typo in a stack file must not deploy defaults.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from agentstream.validation import check_bool, check_keys
+from agentstream.validation import check_bool, check_image, check_keys
 
 ROLES = ("all", "central", "edge")
 TARGETS = ("docker", "kubernetes")
@@ -73,7 +72,14 @@ KUBERNETES_KEYS = {
     "storageClass": "storage_class",
     "ingress": "ingress",
 }
-INGRESS_KEYS = {"host": "host", "className": "class_name", "tlsSecretName": "tls_secret_name", "annotations": "annotations"}
+INGRESS_KEYS = {
+    "host": "host",
+    "className": "class_name",
+    "tlsSecretName": "tls_secret_name",
+    "annotations": "annotations",
+    "awaitAddress": "await_address",
+    "addressTimeout": "address_timeout",
+}
 # Which of the central stack's remote-write URLs an edge writes to.
 CENTRAL_ENDPOINTS = ("internal", "external")
 IMAGE_KEYS = ("prometheus", "thanos", "seaweedfs", "minio")
@@ -83,7 +89,6 @@ TOP_KEYS = (
 )
 # Secret text read verbatim, never JSON-decoded.
 STRING_KEYS = ("remoteWriteSecret",)
-_IMAGE_RE = re.compile(r"^[\w.\-/:]+(:[\w.\-]+|@sha256:[0-9a-f]{64})$")
 
 
 def _map(section: str, value: Any, keys: dict[str, str]) -> dict[str, Any]:
@@ -122,8 +127,7 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
         bad = next((k for k in images if k not in IMAGE_KEYS), images) if isinstance(images, dict) else images
         raise ValueError(f"agentstream:images.{bad}: unknown image; allowed keys: {', '.join(IMAGE_KEYS)}")
     for k, v in images.items():
-        if not isinstance(v, str) or not _IMAGE_RE.match(v) or v.endswith(":latest"):
-            raise ValueError(f"agentstream:images.{k}: {v!r} must be pinned to a tag or digest, not 'latest'")
+        check_image(f"agentstream:images.{k}", v)
     s["images"] = images
 
     fleets_raw = raw.get("fleets") or []

@@ -3,7 +3,8 @@
 The Pulumi CLI starts it (``python -m pulumi.policy <engine> policy/``) when
 you run ``pulumi preview --policy-pack policy/``. Constructing ``PolicyPack``
 starts the analyzer's gRPC server and blocks, so nothing else belongs here:
-the policies live in ``agentstream_policies.py``.
+the policies live in the ``agentstream_policies`` package next to this file
+(this directory is put on ``sys.path``, whatever the working directory).
 """
 
 import os

@@ -14,8 +14,8 @@ from typing import Optional, TypedDict
 import pulumi
 
 from . import versions
-from .config import render_agent_config
-from .config.prometheus import DEFAULT_QUEUE_CONFIG
+from .config import agent_args, render_agent_config
+from .config.prometheus import AGENT_CONFIG_FILE, AGENT_PORT, AGENT_WAL_DIR, DEFAULT_QUEUE_CONFIG
 from .receive_cluster import DEFAULT_TENANT_HEADER, ReceiveCluster, request_limits_for
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import Target
@@ -47,7 +47,6 @@ DEFAULT_CLUSTER_LABEL = "cluster"
 # Four hours matches upstream and rides out a long receive outage.
 DEFAULT_WAL_RETENTION = "4h"
 DEFAULT_WAL_SIZE = "5Gi"
-AGENT_PORT = 9090
 AUTH_TYPES = ("bearer", "basic")
 # The token or password, mounted from a Secret (Kubernetes) or uploaded as a
 # secret (Docker); prometheus.yml only names this path.
@@ -284,20 +283,12 @@ class AgentFleet(pulumi.ComponentResource):
             name=workload_name,
             component="prometheus-agent",
             image=a["image"],
-            # The image's default CMD carries --storage.tsdb.path, which agent
-            # mode rejects, so the whole command line is ours.
-            args=[
-                "--agent",
-                "--config.file=/etc/prometheus/prometheus.yml",
-                "--storage.agent.path=/prometheus",
-                f"--storage.agent.retention.max-time={a['wal_retention']}",
-                f"--web.listen-address=0.0.0.0:{AGENT_PORT}",
-            ],
+            args=agent_args(a),
             replicas=a["agents"],
             ports=[Port("http", AGENT_PORT)],
             health=HealthCheck(port=AGENT_PORT),
-            config_files=[ConfigFile("/etc/prometheus/prometheus.yml", config), *secret_files],
-            volumes=[Volume("wal", "/prometheus", size=a["wal_size"])],
+            config_files=[ConfigFile(AGENT_CONFIG_FILE, config), *secret_files],
+            volumes=[Volume("wal", AGENT_WAL_DIR, size=a["wal_size"])],
             user=PROMETHEUS_UID,
             resources=Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi"),
             needs_kubernetes_discovery=a["kubernetes_sd"],

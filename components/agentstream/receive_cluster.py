@@ -18,8 +18,29 @@ from typing import Optional, TypedDict
 import pulumi
 
 from . import versions
-from .config import render_endpoint_sd, render_hashring, render_receive_limits
-from .config.thanos import REQUEST_LIMIT_KEYS
+from .config import (
+    compact_args,
+    query_args,
+    receive_args,
+    render_endpoint_sd,
+    render_hashring,
+    render_receive_limits,
+    router_args,
+    store_args,
+)
+from .config.thanos import (
+    COMPACT_DATA_DIR,
+    ENDPOINTS_FILE,
+    GRPC_PORT,
+    HASHRINGS_FILE,
+    HTTP_PORT,
+    LIMITS_FILE,
+    OBJSTORE_FILE,
+    RECEIVE_DATA_DIR,
+    REMOTE_WRITE_PORT,
+    REQUEST_LIMIT_KEYS,
+    STORE_DATA_DIR,
+)
 from .object_store import ObjectStore
 from .spec import INSTANCE_ARG, ConfigFile, instance_names, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target
@@ -75,11 +96,7 @@ DEFAULT_REMOTE_WRITE_PORT = 19291
 REMOTE_WRITE_PATH = "/api/v1/receive"
 DEFAULT_STORAGE_SIZE = "10Gi"
 
-HTTP_PORT = 10902
-GRPC_PORT = 10901
-REMOTE_WRITE_PORT = 19291
 THANOS_UID = "1001"  # the upstream image's user
-LIMITS_FILE = "/etc/thanos/limits.yml"
 LIMITS_KEYS = ("max_concurrency", "request", "tenants")
 
 
@@ -283,54 +300,36 @@ class ReceiveCluster(pulumi.ComponentResource):
         # --receive.local-endpoint, so they match byte for byte.
         endpoints = [f"{target.instance_host(ingest_name, i)}:{GRPC_PORT}" for i in instance_names(ingest_name, a["replicas"])]
         self.hashring_json = render_hashring(endpoints, algorithm=a["hashring_algorithm"])
-        hashring_file = ConfigFile("/etc/thanos/hashrings.json", self.hashring_json)
+        hashring_file = ConfigFile(HASHRINGS_FILE, self.hashring_json)
 
         store_files: list[ConfigFile] = []
         store_volumes: list[Volume] = []
         if object_store is not None:
-            store_files = [ConfigFile("/etc/thanos/objstore.yml", object_store.objstore_config, secret=True)]
+            store_files = [ConfigFile(OBJSTORE_FILE, object_store.objstore_config, secret=True)]
             store_volumes = list(object_store.volumes)
         depends = list(object_store.resources) if object_store is not None else []
 
-        common = ["--log.level=info", f"--http-address=0.0.0.0:{HTTP_PORT}", f"--grpc-address=0.0.0.0:{GRPC_PORT}"]
-        tenancy = [
-            f"--receive.tenant-header={a['tenant_header']}",
-            f"--receive.default-tenant-id={a['default_tenant']}",
-            f"--receive.tenant-label-name={a['tenant_label']}",
-        ]
-        ring = [
-            "--receive.hashrings-file=/etc/thanos/hashrings.json",
-            f"--receive.hashrings-algorithm={a['hashring_algorithm']}",
-            f"--receive.replication-factor={rf}",
-        ]
-        # Limits act where remote write arrives over HTTP: the routers, or
-        # every receiver when each one routes for itself.
         limit_files: list[ConfigFile] = []
-        limit_args: list[str] = []
         self.limits_yaml: Optional[str] = None
         if a["limits"] is not None:
             self.limits_yaml = render_receive_limits(**a["limits"])
             limit_files = [ConfigFile(LIMITS_FILE, self.limits_yaml)]
-            limit_args = [f"--receive.limits-config-file={LIMITS_FILE}"]
+        # The write tier gets the hashring and the limits: the routers, or,
+        # without them, every receiver (router and ingestor in one process).
+        # Each file a process is given is one its argv names.
+        write_files = [hashring_file, *limit_files]
+        limits_path = LIMITS_FILE if limit_files else None
+        routes = router_name is None
 
-        ingest_args = [
-            "receive",
-            *common,
-            f"--remote-write.address=0.0.0.0:{REMOTE_WRITE_PORT}",
-            "--tsdb.path=/var/thanos/receive",
-            f"--tsdb.retention={a['retention']}",
-            f"--tsdb.min-block-duration={a['block_duration']}",
-            f"--tsdb.max-block-duration={a['block_duration']}",
-            f'--label={a["replica_label"]}="{INSTANCE_ARG}"',
-            f"--receive.local-endpoint={target.instance_host_template(ingest_name)}:{GRPC_PORT}",
-            *tenancy,
-        ]
-        if router_name is None:
-            ingest_args += ring + limit_args  # router and ingestor in one process
-        if object_store is not None:
-            ingest_args.append("--objstore.config-file=/etc/thanos/objstore.yml")
-
-        rw_publish = a["publish_remote_write"] and router_name is None
+        ingest_args = receive_args(
+            a,
+            instance=INSTANCE_ARG,
+            local_endpoint=f"{target.instance_host_template(ingest_name)}:{GRPC_PORT}",
+            hashrings_file=HASHRINGS_FILE if routes else None,
+            limits_file=limits_path if routes else None,
+            objstore_file=OBJSTORE_FILE if object_store is not None else None,
+        )
+        rw_publish = a["publish_remote_write"] and routes
         self.receive = Workload(
             name=ingest_name,
             component="receive",
@@ -343,8 +342,8 @@ class ReceiveCluster(pulumi.ComponentResource):
                 Port("remote-write", REMOTE_WRITE_PORT, publish=rw_publish, host_port=a["remote_write_port"], ingress_path=REMOTE_WRITE_PATH),
             ],
             health=HealthCheck(port=HTTP_PORT),
-            config_files=([hashring_file, *limit_files] if router_name is None else []) + store_files,
-            volumes=[Volume("data", "/var/thanos/receive", size=a["storage_size"]), *store_volumes],
+            config_files=(write_files if routes else []) + store_files,
+            volumes=[Volume("data", RECEIVE_DATA_DIR, size=a["storage_size"]), *store_volumes],
             user=THANOS_UID,
             resources=Resources(cpu_request="250m", memory_request="512Mi", cpu_limit="2", memory_limit="2Gi"),
             # Losing more than floor(RF/2) replicas at once loses write quorum.
@@ -358,17 +357,7 @@ class ReceiveCluster(pulumi.ComponentResource):
                 name=router_name,
                 component="receive-router",
                 image=image,
-                args=[
-                    "receive",
-                    *common,
-                    f"--remote-write.address=0.0.0.0:{REMOTE_WRITE_PORT}",
-                    # Receive refuses to start without an external label, even
-                    # routing only; routers hold no data, so it never shows.
-                    f'--label={a["replica_label"]}="{INSTANCE_ARG}"',
-                    *ring,
-                    *limit_args,
-                    *tenancy,
-                ],
+                args=router_args(a, instance=INSTANCE_ARG, hashrings_file=HASHRINGS_FILE, limits_file=limits_path),
                 replicas=a["router_replicas"],
                 ports=[
                     Port("http", HTTP_PORT),
@@ -379,7 +368,7 @@ class ReceiveCluster(pulumi.ComponentResource):
                     ),
                 ],
                 health=HealthCheck(port=HTTP_PORT),
-                config_files=[hashring_file, *limit_files],
+                config_files=write_files,
                 user=THANOS_UID,
                 max_unavailable=1 if a["router_replicas"] > 1 else None,
             )
@@ -392,17 +381,11 @@ class ReceiveCluster(pulumi.ComponentResource):
                 name=f"{name}-store",
                 component="store",
                 image=image,
-                args=[
-                    "store",
-                    *common,
-                    "--data-dir=/var/thanos/store",
-                    "--objstore.config-file=/etc/thanos/objstore.yml",
-                    f"--sync-block-duration={a['bucket_sync_interval']}",
-                ],
+                args=store_args(a),
                 ports=[Port("grpc", GRPC_PORT), Port("http", HTTP_PORT)],
                 health=HealthCheck(port=HTTP_PORT, start_period=60),
                 config_files=store_files,
-                volumes=[Volume("data", "/var/thanos/store", size=a["storage_size"]), *store_volumes],
+                volumes=[Volume("data", STORE_DATA_DIR, size=a["storage_size"]), *store_volumes],
                 user=THANOS_UID,
             )
             # Exactly one compactor per bucket: two would compact the same
@@ -411,23 +394,12 @@ class ReceiveCluster(pulumi.ComponentResource):
                 name=f"{name}-compact",
                 component="compact",
                 image=image,
-                args=[
-                    "compact",
-                    "--log.level=info",
-                    f"--http-address=0.0.0.0:{HTTP_PORT}",
-                    "--wait",
-                    "--data-dir=/var/thanos/compact",
-                    "--objstore.config-file=/etc/thanos/objstore.yml",
-                    f"--deduplication.replica-label={a['replica_label']}",
-                    f"--retention.resolution-raw={a['bucket_retention_raw']}",
-                    f"--retention.resolution-5m={a['bucket_retention_5m']}",
-                    f"--retention.resolution-1h={a['bucket_retention_1h']}",
-                ],
+                args=compact_args(a),
                 replicas=1,
                 ports=[Port("http", HTTP_PORT)],
                 health=HealthCheck(port=HTTP_PORT, start_period=60),
                 config_files=store_files,
-                volumes=[Volume("data", "/var/thanos/compact", size=a["storage_size"]), *store_volumes],
+                volumes=[Volume("data", COMPACT_DATA_DIR, size=a["storage_size"]), *store_volumes],
                 user=THANOS_UID,
             )
             self.workloads += [self.store, self.compact]
@@ -435,21 +407,15 @@ class ReceiveCluster(pulumi.ComponentResource):
             self.deployments.append(target.deploy(self.compact, parent=self, depends_on=depends))
             store_endpoints.append(f"{target.instance_host(self.store.name, self.store.name + '-0')}:{GRPC_PORT}")
 
-        replica_labels = [a["replica_label"], *a["agent_replica_labels"]]
         self.query = Workload(
             name=f"{name}-query",
             component="query",
             image=image,
-            args=[
-                "query",
-                *common,
-                "--endpoint.sd-config-file=/etc/thanos/endpoints.yaml",
-                *[f"--query.replica-label={label}" for label in replica_labels],
-            ],
+            args=query_args(a),
             replicas=a["query_replicas"],
             ports=[Port("grpc", GRPC_PORT), Port("http", HTTP_PORT, publish=True, host_port=a["query_port"])],
             health=HealthCheck(port=HTTP_PORT),
-            config_files=[ConfigFile("/etc/thanos/endpoints.yaml", render_endpoint_sd(store_endpoints))],
+            config_files=[ConfigFile(ENDPOINTS_FILE, render_endpoint_sd(store_endpoints))],
             user=THANOS_UID,
         )
         self.workloads.append(self.query)

@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Iterable, Optional
 from urllib.parse import urlsplit
 
+from .pinning import PINNED_FORMS, image_problem
+
 # Prometheus label names (the legacy, portable charset: receivers, PromQL and
 # relabelling all accept it without quoting).
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -165,20 +167,11 @@ def check_port(field: str, value: object) -> int:
     return check_int(field, value, 1, 65535)
 
 
-# A pinned image: a tag that is not "latest", or a digest.
-IMAGE_RE = re.compile(r"^[a-z0-9][\w.\-/]*(:\d+)?(/[\w.\-]+)*(:[\w][\w.\-]{0,127}|@sha256:[0-9a-f]{64})$")
-
-
 def check_image(field: str, value: object) -> str:
-    if (
-        not isinstance(value, str)
-        or not IMAGE_RE.match(value)
-        or value.rsplit("/", 1)[-1].split("@")[0].endswith(":latest")
-        or ":" not in value.rsplit("/", 1)[-1] and "@" not in value
-    ):
-        raise ValueError(
-            f"{field}: {value!r} is not a pinned image; allowed: repository:tag (not latest) or repository@sha256:<digest>"
-        )
+    """A pinned image reference, by the one rule the policy pack also applies."""
+    problem = image_problem(value)
+    if problem:
+        raise ValueError(f"{field}: {problem}; allowed: {PINNED_FORMS}")
     return value
 
 

@@ -46,7 +46,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from tests.support import stack_runner
-from tests.support.stack_runner import PROJECT, REPO, SECRET_SIG, SIG_KEY, StackRun
+from tests.support.stack_runner import PROJECT, REPO, SECRET_SIG, SIG_KEY, RunHooks, StackRun, auto_name
 
 POLICY_DIR = os.path.join(REPO, "policy")
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown sentinel
@@ -122,6 +122,10 @@ def engine_resources(run: StackRun, raw: Optional[dict[str, dict]] = None) -> li
             props = copy.deepcopy(r.inputs)
             for path in sorted(r.secret_paths, key=len, reverse=True):
                 _rewrap(props, path)
+        if r.type.startswith("kubernetes:") and r.custom and isinstance(props.get("metadata"), dict):
+            # The provider names auto-named objects in its Check (so the name
+            # is known even in a first preview); stack policies see it.
+            props["metadata"].setdefault("name", auto_name(r.name))
         out.append(EngineResource(r.urn, r.type, r.name, r.parent or root, props, list(r.depends_on), r.custom))
     return out
 
@@ -139,15 +143,11 @@ class _PreviewMocks(stack_runner._Mocks):
         return id_, state
 
 
-_capture_lock = threading.Lock()
-
-
 def preview_run(stack: str, **kwargs: Any) -> tuple[StackRun, list[EngineResource]]:
     """``run_stack(stack, preview=True)`` with unknowns, and the raw properties.
 
-    Swaps the runner's mocks and monitor for subclasses while it runs (the
-    runner builds them by module-global name), so the shared runner stays as
-    it is.
+    The runner's hooks give it mocks that leave provider outputs unknown and a
+    monitor that keeps each registration's property struct as sent.
     """
     captured: dict[str, dict] = {}
 
@@ -158,13 +158,8 @@ def preview_run(stack: str, **kwargs: Any) -> tuple[StackRun, list[EngineResourc
                 captured[response.urn] = json_format.MessageToDict(request.object)
             return response
 
-    with _capture_lock:
-        saved = stack_runner._Mocks, stack_runner._Monitor
-        stack_runner._Mocks, stack_runner._Monitor = _PreviewMocks, _RawMonitor
-        try:
-            run = stack_runner.run_stack(stack, preview=True, **kwargs)
-        finally:
-            stack_runner._Mocks, stack_runner._Monitor = saved
+    hooks = RunHooks(mocks=_PreviewMocks, monitor=_RawMonitor)
+    run = stack_runner.run_stack(stack, preview=True, hooks=hooks, **kwargs)
     missing = [r.urn for r in run.resources if r.urn not in captured]
     assert not missing, f"raw properties not captured for {missing[:3]}"
     return run, engine_resources(run, captured)

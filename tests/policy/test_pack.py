@@ -12,6 +12,7 @@ import yaml
 from pulumi.runtime.proto import analyzer_pb2
 
 from tests.policy.engine import LEVEL_NAMES, POLICY_DIR, PolicyConfigError
+from tests.support.stack_runner import REPO
 
 import agentstream_policies as P
 
@@ -37,8 +38,10 @@ def test_requirements_cover_every_import():
     with open(os.path.join(POLICY_DIR, "requirements.txt")) as f:
         required = {line.split(">")[0].split("=")[0].split("<")[0].strip().lower().replace("-", "_") for line in f if line.strip() and not line.startswith("#")}
     imported = set()
-    for name in ("agentstream_policies.py", "__main__.py"):
-        with open(os.path.join(POLICY_DIR, name)) as f:
+    package = os.path.join(POLICY_DIR, "agentstream_policies")
+    modules = [os.path.join(package, n) for n in sorted(os.listdir(package)) if n.endswith(".py")]
+    for path in [*modules, os.path.join(POLICY_DIR, "__main__.py")]:
+        with open(path) as f:
             for node in ast.walk(ast.parse(f.read())):
                 if isinstance(node, ast.Import):
                     imported |= {a.name.split(".")[0] for a in node.names}
@@ -47,6 +50,24 @@ def test_requirements_cover_every_import():
     third_party = imported - set(sys.stdlib_module_names) - {"__future__", "agentstream_policies"}
     as_package = {"yaml": "pyyaml"}
     assert {as_package.get(m, m) for m in third_party} <= required, third_party
+
+
+def test_the_pack_shares_the_components_image_rule():
+    """One image-pinning rule: the pack's pinning.py is a link to the components' module
+    (a copy would drift), and that module is self-contained for the pack's venv."""
+    shared = os.path.join(REPO, "components", "agentstream", "pinning.py")
+    assert os.path.samefile(os.path.join(POLICY_DIR, "agentstream_policies", "pinning.py"), shared)
+    with open(shared) as f:
+        tree = ast.parse(f.read())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}
+    assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)), "no relative imports"
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+
+    from agentstream.validation import check_image
+
+    bad = "quay.io/thanos/thanos:main"
+    assert P.image_problem(bad) in str(pytest.raises(ValueError, check_image, "images.thanos", bad).value)
 
 
 def test_importing_the_policies_does_not_start_a_server():

@@ -152,8 +152,12 @@ def test_latest_image_is_rejected(pack, mode):
 
 
 def test_latest_image_in_stack_config_is_refused_before_the_pack_runs():
-    with pytest.raises(ValueError, match="must be pinned to a tag or digest"):
-        known_run("dev", overrides={"agentstream:images": {"thanos": "quay.io/thanos/thanos:latest"}})
+    # By the rule images-pinned applies (one function, components/agentstream/pinning.py), in its words.
+    ref = "quay.io/thanos/thanos:latest"
+    with pytest.raises(ValueError) as refused:
+        known_run("dev", overrides={"agentstream:images": {"thanos": ref}})
+    assert str(refused.value).startswith("agentstream:images.thanos: ")
+    assert P.image_problem(ref) in str(refused.value)
 
 
 @pytest.mark.parametrize("mode", sorted(RUNS))

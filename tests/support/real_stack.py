@@ -64,8 +64,12 @@ class Backend:
         }
         self.stacks: dict[str, RealStack] = {}
 
-    def stack(self, name: str, config: dict[str, Any], secrets: Optional[dict[str, str]] = None) -> "RealStack":
-        s = RealStack(self, name, config, secrets or {})
+    def stack(
+        self, name: str, config: dict[str, Any], secrets: Optional[dict[str, str]] = None, program: Optional[Path] = None
+    ) -> "RealStack":
+        """A stack of the project; ``program`` replaces ``infra/`` (a test's own
+        program built from the Python API)."""
+        s = RealStack(self, name, config, secrets or {}, program or REPO / "infra")
         self.stacks[name] = s
         return s
 
@@ -75,7 +79,7 @@ class Backend:
 
 
 class RealStack:
-    def __init__(self, backend: Backend, name: str, config: dict[str, Any], secrets: dict[str, str]):
+    def __init__(self, backend: Backend, name: str, config: dict[str, Any], secrets: dict[str, str], program: Path):
         self.backend = backend
         self.name = name
         self.dir = backend.root / "projects" / name
@@ -88,7 +92,7 @@ class RealStack:
             yaml.safe_dump(project, f, sort_keys=False)
         link = self.dir / "infra"
         if not link.exists():
-            link.symlink_to(REPO / "infra")
+            link.symlink_to(program)
         self._write_config(config)
         self.stack = auto.create_or_select_stack(
             stack_name=name,

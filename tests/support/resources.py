@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional
 
-from .stack_runner import Resource, StackRun
+from .stack_runner import Resource, StackRun, auto_name
 
 COMPONENT_TYPES = {
     "agentstream:index:ObjectStore",
@@ -117,9 +117,17 @@ def k8s_kind(run: StackRun, kind: str) -> list[Resource]:
 
 
 def k8s_get(run: StackRun, kind: str, name: str) -> Resource:
-    matches = [r for r in k8s_kind(run, kind) if r.inputs["metadata"]["name"] == name]
+    """The object of ``kind`` named ``name``: by its ``metadata.name``, or, when
+    auto-named, by its Pulumi resource name or the name the mocked provider gave it."""
+    matches = [r for r in k8s_kind(run, kind) if name in object_names(r)]
     assert len(matches) == 1, f"expected one {kind} named {name!r}, found {len(matches)}"
     return matches[0]
+
+
+def object_names(r: Resource) -> tuple[str, ...]:
+    if "name" in r.inputs["metadata"]:
+        return (r.inputs["metadata"]["name"],)
+    return (r.name, auto_name(r.name))
 
 
 def k8s_workload(run: StackRun, name: str) -> Resource:

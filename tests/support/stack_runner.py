@@ -12,6 +12,7 @@ stack, config, mocks) start clean every time.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import runpy
@@ -63,6 +64,9 @@ class StackRun:
     outputs: dict[str, Any]
     secret_outputs: set[str] = field(default_factory=set)  # names of exports that are secret
     reads: list[Resource] = field(default_factory=list)  # resources read, not registered (StackReference)
+    # What the mocked random provider generated: fresh on every run, so
+    # anything compared across runs (golden files) must not contain them.
+    random_values: set[str] = field(default_factory=set)
 
     def of_type(self, typ: str) -> list[Resource]:
         return [r for r in self.resources if r.type == typ]
@@ -114,17 +118,24 @@ def _random_value(inputs: dict[str, Any]) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(int(inputs.get("length", 16))))
 
 
+def auto_name(resource_name: str) -> str:
+    """The name the mocked provider gives an object registered without ``metadata.name``."""
+    return f"{resource_name}-{hashlib.sha256(resource_name.encode()).hexdigest()[:8]}"
+
+
 class _Mocks(pulumi.runtime.Mocks):
     """Provider behaviour, just enough to wire outputs to inputs."""
 
     def __init__(self, stack_outputs: dict[str, dict[str, Any]]):
         self.stack_outputs = stack_outputs
+        self.random_values: set[str] = set()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
         t = args.typ
         if t in ("random:index/randomString:RandomString", "random:index/randomPassword:RandomPassword"):
             state["result"] = _random_value(args.inputs)
+            self.random_values.add(state["result"])
         elif t == "docker:index/remoteImage:RemoteImage":
             # Images by reference (bench_deploy.py runs them so); a real provider returns
             # the image's sha256 id, which docker accepts the same way.
@@ -138,7 +149,11 @@ class _Mocks(pulumi.runtime.Mocks):
             state["secretOutputNames"] = []
         elif t.startswith("kubernetes:"):
             meta = dict(state.get("metadata") or {})
-            meta.setdefault("name", args.name)
+            if "name" not in meta:
+                # Auto-naming as the provider does it (name plus a random
+                # suffix), deterministic here: code that guesses an
+                # auto-named object's name instead of using its output fails.
+                meta["name"] = auto_name(args.name)
             state["metadata"] = meta
         return f"{args.name}-id", state
 
@@ -195,6 +210,24 @@ class _Monitor(pulumi_mocks.MockMonitor):
         return response
 
 
+@dataclass(frozen=True)
+class RunHooks:
+    """How a run builds its mock engine, for callers that need other behaviour.
+
+    ``mocks(stack_outputs)`` makes the provider mocks (:class:`_Mocks` or a
+    subclass); ``monitor(mocks)`` makes the resource monitor that records the
+    registrations (:class:`_Monitor` or a subclass: it must keep ``recorded``
+    and ``reads``). ``tests/policy/engine.py`` passes subclasses that leave
+    provider outputs unknown and capture the raw registrations.
+    """
+
+    mocks: Callable[[dict[str, dict[str, Any]]], _Mocks] = _Mocks
+    monitor: Callable[[_Mocks], _Monitor] = _Monitor
+
+
+DEFAULT_HOOKS = RunHooks()
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
@@ -227,11 +260,13 @@ def run_stack(
     overrides: Optional[dict[str, Any]] = None,
     stack_outputs: Optional[dict[str, dict[str, Any]]] = None,
     preview: bool = False,
+    hooks: RunHooks = DEFAULT_HOOKS,
 ) -> StackRun:
     """Run ``infra/__main__.py`` for a stack; return what it registered.
 
     ``config`` replaces the stack file's config; ``overrides`` is merged on
-    top of it (key by key). Exceptions from the program propagate.
+    top of it (key by key). ``hooks`` changes the mock engine (:class:`RunHooks`).
+    Exceptions from the program propagate.
     """
     cfg = dict(load_stack_config(stack) if config is None else config)
     # What `pulumi config set --secret agentstream:remoteWriteSecret` gives a
@@ -254,7 +289,8 @@ def run_stack(
                 "external_remote_write_url": "https://receive.wayne-enterprises.example/api/v1/receive",
                 "query_url": "http://central-query.agentstream.svc.cluster.local:10902",
             }
-    return _run(stack, cfg, stack_outputs, preview, lambda: runpy.run_path(os.path.join(REPO, "infra", "__main__.py"), run_name="__main__"))
+    return _run(stack, cfg, stack_outputs, preview, hooks,
+                lambda: runpy.run_path(os.path.join(REPO, "infra", "__main__.py"), run_name="__main__"))
 
 
 def run_program(
@@ -264,6 +300,7 @@ def run_program(
     config: Optional[dict[str, Any]] = None,
     stack_outputs: Optional[dict[str, dict[str, Any]]] = None,
     preview: bool = False,
+    hooks: RunHooks = DEFAULT_HOOKS,
 ) -> StackRun:
     """Run ``program`` (a Pulumi program as a function) under the same mocks.
 
@@ -272,7 +309,7 @@ def run_program(
     Exceptions propagate, with what was registered before them in
     ``.recorded``.
     """
-    return _run(stack, dict(config or {}), dict(stack_outputs or {}), preview, program)
+    return _run(stack, dict(config or {}), dict(stack_outputs or {}), preview, hooks, program)
 
 
 def _run(
@@ -280,13 +317,14 @@ def _run(
     cfg: dict[str, Any],
     stack_outputs: dict[str, dict[str, Any]],
     preview: bool,
+    hooks: RunHooks,
     program: Callable[[], Any],
 ) -> StackRun:
     result: dict[str, Any] = {}
 
     def body() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
-        monitor = _Monitor(_Mocks(stack_outputs))
+        monitor = hooks.monitor(hooks.mocks(stack_outputs))
         pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
         secret_keys = [k for k in cfg if k.endswith((":objstoreConfig", ":remoteWriteSecret"))]
         pulumi.runtime.set_all_config(_config_strings(cfg), secret_keys)
@@ -300,7 +338,9 @@ def _run(
                 outputs[k] = _sync_await(out.future())
                 if _sync_await(out.is_secret()):
                     secret_outputs.add(k)
-            result["run"] = StackRun(stack, cfg, monitor.recorded, outputs, secret_outputs, monitor.reads)
+            result["run"] = StackRun(
+                stack, cfg, monitor.recorded, outputs, secret_outputs, monitor.reads, monitor.mocks.random_values
+            )
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             result["error"] = e
             result["recorded"] = monitor.recorded

@@ -43,8 +43,8 @@ CASES = {
     "unknown-docker-key": ("dev", {"agentstream:docker": {"netwrok": "x"}}, ["docker.netwrok", "allowed keys", "network"]),
     "unknown-kubernetes-key": ("k8s", {"agentstream:kubernetes": {"namespace": "a", "storageclass": "x"}}, ["kubernetes.storageclass", "storageClass"]),
     "unknown-image-key": ("dev", {"agentstream:images": {"grafana": "grafana/grafana:11.0.0"}}, ["images.grafana", "allowed keys", "prometheus, thanos"]),
-    "latest-image": ("dev", {"agentstream:images": {"thanos": "quay.io/thanos/thanos:latest"}}, ["images.thanos", "not 'latest'"]),
-    "untagged-image": ("dev", {"agentstream:images": {"prometheus": "quay.io/prometheus/prometheus"}}, ["images.prometheus", "pinned to a tag or digest"]),
+    "latest-image": ("dev", {"agentstream:images": {"thanos": "quay.io/thanos/thanos:latest"}}, ["images.thanos", "uses the 'latest' tag", "allowed: repository:tag"]),
+    "untagged-image": ("dev", {"agentstream:images": {"prometheus": "quay.io/prometheus/prometheus"}}, ["images.prometheus", "has no tag", "allowed: repository:tag"]),
     # Booleans must be booleans: YAML strings and numbers are not read as truthy.
     "bool-string-docker-wait": ("dev", {"agentstream:docker": {"wait": "false"}}, ["docker.wait", "'false'", "allowed values: true, false"]),
     "bool-int-docker-wait": ("dev", {"agentstream:docker": {"wait": 1}}, ["docker.wait", "allowed values: true, false"]),
@@ -55,7 +55,7 @@ CASES = {
     # A list key given a string is an error, not a list of characters.
     "list-as-string-static-targets": ("dev", {"agentstream:fleets": [{"name": "batmobile", "staticTargets": "node-exporter:9100"}]}, ["staticTargets", "must be a list"]),
     "list-as-string-replica-labels": ("dev", {"agentstream:receive": {"agentReplicaLabels": "prometheus_replica"}}, ["receive.agentReplicaLabels", "must be a list"]),
-    "latest-engine-image": ("k8s", {"agentstream:images": {"seaweedfs": "chrislusf/seaweedfs:latest"}}, ["images.seaweedfs", "not 'latest'"]),
+    "latest-engine-image": ("k8s", {"agentstream:images": {"seaweedfs": "chrislusf/seaweedfs:latest"}}, ["images.seaweedfs", "uses the 'latest' tag"]),
     "unknown-target": ("dev", {"agentstream:target": "nomad"}, ["agentstream:target", "docker, kubernetes"]),
     "unknown-role": ("dev", {"agentstream:role": "hub"}, ["agentstream:role", "all, central, edge"]),
     "unknown-hashring-algorithm": ("dev", {"agentstream:receive": {"hashringAlgorithm": "consistent"}}, ["hashringAlgorithm", "ketama, hashmod"]),

@@ -123,7 +123,13 @@ def test_every_image_pinned_in_one_place():
 
 @pytest.mark.parametrize(
     "image",
-    ["quay.io/thanos/thanos:v0.42.5", "localhost:5000/team/prometheus:v3.16.0", "busybox@sha256:" + "a" * 64],
+    [
+        "quay.io/thanos/thanos:v0.42.5",
+        "localhost:5000/team/prometheus:v3.16.0",
+        "busybox@sha256:" + "a" * 64,
+        "busybox:1.36@sha256:" + "a" * 64,
+        "quay.io/minio/minio:RELEASE.2025-10-15T17-29-55Z",
+    ],
 )
 def test_check_image_accepts_pinned(image):
     from agentstream.validation import check_image
@@ -131,7 +137,20 @@ def test_check_image_accepts_pinned(image):
     assert check_image("images.x", image) == image
 
 
-@pytest.mark.parametrize("image", ["thanos", "quay.io/thanos/thanos:latest", "localhost:5000/thanos", "a b:1"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "thanos",
+        "quay.io/thanos/thanos:latest",
+        "localhost:5000/thanos",
+        "a b:1",
+        "quay.io/thanos/thanos:main",  # a floating tag: no version in it
+        "quay.io/Thanos/thanos:v0.42.5",  # repositories are lower case
+        "busybox@sha256:abc",
+        "",
+        None,
+    ],
+)
 def test_check_image_rejects_unpinned(image):
     from agentstream.validation import check_image
 

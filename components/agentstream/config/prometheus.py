@@ -1,8 +1,12 @@
-"""The Prometheus agent's ``prometheus.yml``."""
+"""The Prometheus agent: its ``prometheus.yml`` and its command line.
+
+Both are pure: validated settings in, text or argv out. The shipped stacks'
+argv are pinned by golden files (``tests/golden/args/``).
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import yaml
 
@@ -19,9 +23,32 @@ DEFAULT_QUEUE_CONFIG: dict[str, object] = {
     "max_backoff": "5s",
 }
 
+AGENT_PORT = 9090
+# Where the config file and the WAL volume sit in the container; the
+# component mounts them at the same constants the flags name.
+AGENT_CONFIG_FILE = "/etc/prometheus/prometheus.yml"
+AGENT_WAL_DIR = "/prometheus"
+
 # Remote Write 1.0. Thanos Receive rejects the 2.0 message, so this is pinned
 # explicitly rather than left to a future Prometheus default.
 REMOTE_WRITE_MESSAGE = "prometheus.WriteRequest"
+
+
+def agent_args(settings: Mapping[str, Any]) -> list[str]:
+    """An agent's argv; ``settings`` are AgentFleet's validated args.
+
+    The whole command line is ours: the image's default CMD carries
+    ``--storage.tsdb.path``, which agent mode rejects. The WAL keeps what
+    remote write has not yet delivered for up to ``wal_retention``, which is
+    how long an edge may be cut off without losing data.
+    """
+    return [
+        "--agent",
+        f"--config.file={AGENT_CONFIG_FILE}",
+        f"--storage.agent.path={AGENT_WAL_DIR}",
+        f"--storage.agent.retention.max-time={settings['wal_retention']}",
+        f"--web.listen-address=0.0.0.0:{AGENT_PORT}",
+    ]
 
 
 def render_agent_config(

@@ -1,9 +1,16 @@
-"""Thanos config files: hashrings.json, objstore YAML, endpoint discovery, write limits."""
+"""Thanos config files (hashrings.json, objstore YAML, endpoint discovery,
+write limits) and command lines (one role builder per role: receive, router,
+query, store, compact).
+
+The role builders are pure: validated settings and the addresses and paths a
+process is given, in; its argv, out. The shipped stacks' argv are pinned by
+golden files (``tests/golden/args/``), so a changed flag is a reviewed diff.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import yaml
 
@@ -104,3 +111,173 @@ def render_receive_limits(
     if tenants:
         write["tenants"] = {tenant: {"request": dict(limits)} for tenant, limits in sorted(tenants.items())}
     return yaml.safe_dump({"write": write}, sort_keys=False)
+
+
+# -- command lines -------------------------------------------------------------
+# Thanos' own default ports, so the docs and tools that assume them hold.
+HTTP_PORT = 10902
+GRPC_PORT = 10901
+REMOTE_WRITE_PORT = 19291
+# Where each file and data directory sits in the container. The component
+# mounts the file, or the volume, at the same constant the flag names.
+HASHRINGS_FILE = "/etc/thanos/hashrings.json"
+OBJSTORE_FILE = "/etc/thanos/objstore.yml"
+LIMITS_FILE = "/etc/thanos/limits.yml"
+ENDPOINTS_FILE = "/etc/thanos/endpoints.yaml"
+RECEIVE_DATA_DIR = "/var/thanos/receive"
+STORE_DATA_DIR = "/var/thanos/store"
+COMPACT_DATA_DIR = "/var/thanos/compact"
+
+
+def receive_args(
+    settings: Mapping[str, Any],
+    *,
+    instance: str,
+    local_endpoint: str,
+    hashrings_file: Optional[str] = None,
+    limits_file: Optional[str] = None,
+    objstore_file: Optional[str] = None,
+) -> list[str]:
+    """An ingesting receiver's argv; ``settings`` are ReceiveCluster's validated args.
+
+    ``instance`` is how the process names itself (``$(INSTANCE)``, expanded
+    per instance by the target): it is the receive replica label, so every
+    replica's blocks stay apart until Query and Compact deduplicate them.
+    ``local_endpoint`` must equal this receiver's hashring entry byte for
+    byte, or it forwards its own share to itself over the network.
+
+    The optional files are the ones the receiver is given; each adds its
+    flag. ``hashrings_file`` makes it route as well as ingest (no router
+    tier), and only then do write limits apply here, where remote write
+    arrives. ``objstore_file`` makes it upload its blocks to the bucket.
+    """
+    args = [
+        "receive",
+        *_server_flags(),
+        f"--remote-write.address=0.0.0.0:{REMOTE_WRITE_PORT}",
+        f"--tsdb.path={RECEIVE_DATA_DIR}",
+        f"--tsdb.retention={settings['retention']}",
+        # Equal min and max: no local compaction, so receive cuts and
+        # uploads blocks of exactly this length and the compactor alone
+        # merges them.
+        f"--tsdb.min-block-duration={settings['block_duration']}",
+        f"--tsdb.max-block-duration={settings['block_duration']}",
+        _replica_label_flag(settings, instance),
+        f"--receive.local-endpoint={local_endpoint}",
+        *_tenancy_flags(settings),
+    ]
+    if hashrings_file is not None:
+        args += _ring_flags(settings, hashrings_file) + _limits_flags(limits_file)
+    if objstore_file is not None:
+        args.append(f"--objstore.config-file={objstore_file}")
+    return args
+
+
+def router_args(
+    settings: Mapping[str, Any],
+    *,
+    instance: str,
+    hashrings_file: str = HASHRINGS_FILE,
+    limits_file: Optional[str] = None,
+) -> list[str]:
+    """A stateless router's argv: it takes remote write and forwards by the hashring.
+
+    Without ``--receive.local-endpoint`` receive runs as a router only, and
+    holds no data. Write limits (``limits_file``) act here, where remote
+    write arrives, when there is a router tier.
+    """
+    return [
+        "receive",
+        *_server_flags(),
+        f"--remote-write.address=0.0.0.0:{REMOTE_WRITE_PORT}",
+        # Receive refuses to start without an external label, even routing
+        # only; routers hold no data, so it never shows.
+        _replica_label_flag(settings, instance),
+        *_ring_flags(settings, hashrings_file),
+        *_limits_flags(limits_file),
+        *_tenancy_flags(settings),
+    ]
+
+
+def query_args(settings: Mapping[str, Any]) -> list[str]:
+    """Query's argv: the global view, deduplicated.
+
+    It finds its StoreAPI endpoints in a file (``--endpoint`` is deprecated,
+    and ``--store`` gone), and deduplicates on receive's replica label and
+    on every agent replica label, so RF copies and HA agent pairs show once.
+    """
+    return [
+        "query",
+        *_server_flags(),
+        f"--endpoint.sd-config-file={ENDPOINTS_FILE}",
+        *[f"--query.replica-label={label}" for label in (settings["replica_label"], *settings["agent_replica_labels"])],
+    ]
+
+
+def store_args(settings: Mapping[str, Any]) -> list[str]:
+    """The Store gateway's argv: it serves the bucket's blocks to Query.
+
+    It re-lists the bucket every ``bucket_sync_interval``; a block uploaded
+    in between stays invisible to Query until the next sync.
+    """
+    return [
+        "store",
+        *_server_flags(),
+        f"--data-dir={STORE_DATA_DIR}",
+        f"--objstore.config-file={OBJSTORE_FILE}",
+        f"--sync-block-duration={settings['bucket_sync_interval']}",
+    ]
+
+
+def compact_args(settings: Mapping[str, Any]) -> list[str]:
+    """The Compactor's argv (one per bucket: two would compact the same blocks).
+
+    ``--wait`` keeps it running instead of compacting once and exiting. It
+    merges the receive replicas' copies of a block on receive's replica
+    label, the block label that tells those copies apart (the agents'
+    replica label is a series label inside the blocks, which Query
+    deduplicates), and applies the bucket retention per resolution (0d:
+    forever).
+    """
+    return [
+        "compact",
+        "--log.level=info",
+        f"--http-address=0.0.0.0:{HTTP_PORT}",
+        "--wait",
+        f"--data-dir={COMPACT_DATA_DIR}",
+        f"--objstore.config-file={OBJSTORE_FILE}",
+        f"--deduplication.replica-label={settings['replica_label']}",
+        f"--retention.resolution-raw={settings['bucket_retention_raw']}",
+        f"--retention.resolution-5m={settings['bucket_retention_5m']}",
+        f"--retention.resolution-1h={settings['bucket_retention_1h']}",
+    ]
+
+
+def _server_flags() -> list[str]:
+    # Listen on every interface: the target decides what is reachable.
+    return ["--log.level=info", f"--http-address=0.0.0.0:{HTTP_PORT}", f"--grpc-address=0.0.0.0:{GRPC_PORT}"]
+
+
+def _replica_label_flag(settings: Mapping[str, Any], instance: str) -> str:
+    # Quoted: Thanos parses --label as key="value".
+    return f'--label={settings["replica_label"]}="{instance}"'
+
+
+def _tenancy_flags(settings: Mapping[str, Any]) -> list[str]:
+    return [
+        f"--receive.tenant-header={settings['tenant_header']}",
+        f"--receive.default-tenant-id={settings['default_tenant']}",
+        f"--receive.tenant-label-name={settings['tenant_label']}",
+    ]
+
+
+def _ring_flags(settings: Mapping[str, Any], hashrings_file: str) -> list[str]:
+    return [
+        f"--receive.hashrings-file={hashrings_file}",
+        f"--receive.hashrings-algorithm={settings['hashring_algorithm']}",
+        f"--receive.replication-factor={settings['replication_factor']}",
+    ]
+
+
+def _limits_flags(limits_file: Optional[str]) -> list[str]:
+    return [] if limits_file is None else [f"--receive.limits-config-file={limits_file}"]

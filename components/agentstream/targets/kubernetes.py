@@ -13,18 +13,33 @@ workload, so edge clusters can write to a central cluster.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Workload
-from ..validation import DNS_SUBDOMAIN_RE, check_args, check_bool, check_dns_domain, check_keys, check_name, check_object_name
+from ..validation import (
+    DNS_SUBDOMAIN_RE,
+    check_args,
+    check_bool,
+    check_dns_domain,
+    check_duration,
+    check_keys,
+    check_name,
+    check_object_name,
+    duration_seconds,
+)
 from . import Deployed, Target
 
 DEFAULT_NAMESPACE = "agentstream"
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
-INGRESS_KEYS = ("host", "class_name", "tls_secret_name", "annotations")
+INGRESS_KEYS = ("host", "class_name", "tls_secret_name", "annotations", "await_address", "address_timeout")
+# How long `pulumi up` waits for the ingress controller to publish an address
+# (the provider's own default is 10 minutes, after which the rest of the
+# stack is never created).
+DEFAULT_ADDRESS_TIMEOUT = "3m"
 
 
 class IngressArgs(TypedDict, total=False):
@@ -36,6 +51,11 @@ class IngressArgs(TypedDict, total=False):
     """Secret holding the host's certificate; without it the ingress serves plain http."""
     annotations: dict[str, str]
     """Extra annotations for the ingress controller (body size, cert-manager issuer, ...)."""
+    await_address: bool
+    """Wait until the ingress controller publishes an address (default True). False: create
+    the Ingress and move on (no controller yet, or addresses assigned out of band)."""
+    address_timeout: str
+    """How long to wait for that address before `pulumi up` fails (default ``3m``)."""
 
 
 class KubernetesTargetArgs(TypedDict, total=False):
@@ -67,8 +87,23 @@ def validate_ingress(ingress: object) -> Optional[dict]:
         if ingress.get(key) is not None:
             check_object_name(f"kubernetes.ingress.{field}", ingress[key])
     annotations = ingress.get("annotations", {})
-    if not isinstance(annotations, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
-        raise ValueError("kubernetes.ingress.annotations: must be a mapping of string to string")
+    if not isinstance(annotations, dict):
+        raise ValueError(f"kubernetes.ingress.annotations: must be a mapping of string to string, not {annotations!r}")
+    for k, v in annotations.items():
+        if not isinstance(k, str) or not k:
+            raise ValueError(f"kubernetes.ingress.annotations: key {k!r} must be a non-empty string")
+        if not isinstance(v, str):
+            # YAML reads `true`, `8` or `1.5` as a boolean or number; the API
+            # server only takes strings and the controller would never see it.
+            kind = "a boolean" if isinstance(v, bool) else "a number" if isinstance(v, (int, float)) else type(v).__name__
+            raise ValueError(
+                f"kubernetes.ingress.annotations.{k}: {v!r} is {kind}, but annotation values must be strings; "
+                f"quote it in the stack config: {k}: \"{str(v).lower() if isinstance(v, bool) else v}\""
+            )
+    ingress = dict(ingress)
+    if not check_bool("kubernetes.ingress.awaitAddress", ingress.setdefault("await_address", True)) and "address_timeout" in ingress:
+        raise ValueError("kubernetes.ingress.addressTimeout: has no effect with awaitAddress false; allowed: remove one of the two")
+    check_duration("kubernetes.ingress.addressTimeout", ingress.setdefault("address_timeout", DEFAULT_ADDRESS_TIMEOUT))
     return {**ingress, "annotations": dict(annotations)}
 
 
@@ -161,29 +196,52 @@ class KubernetesTarget(Target):
         mounts: list[k8s.core.v1.VolumeMountArgs] = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
         plain = [f for f in w.config_files if not f.secret]
         secret = [f for f in w.config_files if f.secret]
-        annotations: dict[str, str] = {}
+        annotations: dict[str, pulumi.Input[str]] = {}
+        # Config objects are auto-named (no metadata.name): the provider
+        # replaces a ConfigMap or Secret whose data changes, and with a fixed
+        # name that replacement deletes the old object first and takes every
+        # dependent StatefulSet down with it (all agents at once). Auto-named,
+        # the new object exists before the old one goes and the workload sees
+        # an ordinary rolling update of its pod template.
+        config_objects: list[pulumi.Output] = []
         if plain:
             cm = k8s.core.v1.ConfigMap(
-                f"{w.name}-config", metadata=meta(f"{w.name}-config"), data={_key(f): f.content for f in plain}, opts=child
+                f"{w.name}-config",
+                metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self.namespace, labels=labels),
+                data={_key(f): f.content for f in plain},
+                opts=child,
             )
             deployed.resources.append(cm)
             volumes.append(k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=cm.metadata.name)))
             mounts += [k8s.core.v1.VolumeMountArgs(name="config", mount_path=f.path, sub_path=_key(f), read_only=True) for f in plain]
-            # subPath mounts never update in place: roll the pods on change.
-            if all(isinstance(f.content, str) for f in plain):
-                annotations["agentstream.io/config-hash"] = _hash("".join(f.content for f in plain))
+            config_objects.append(cm.metadata.name)
+            config_objects += [pulumi.Output.from_input(f.content) for f in plain]
+        secret_name: Optional[pulumi.Output] = None
         if secret or w.secret_env:
             sec = k8s.core.v1.Secret(
                 f"{w.name}-secret",
-                metadata=meta(f"{w.name}-secret"),
+                metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self.namespace, labels=labels),
                 string_data={**{_key(f): f.content for f in secret}, **w.secret_env},
                 type="Opaque",
                 opts=child,
             )
             deployed.resources.append(sec)
+            secret_name = sec.metadata.name
+            # The Secret's (auto-generated) name, never its content, goes
+            # into the hash: a short hash of a weak password can be brute-forced
+            # by anyone who can read the pod spec. Changed content means a
+            # replaced Secret, hence a new name.
+            config_objects.append(secret_name)
             if secret:
-                volumes.append(k8s.core.v1.VolumeArgs(name="secret", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=sec.metadata.name)))
+                volumes.append(k8s.core.v1.VolumeArgs(name="secret", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret_name)))
                 mounts += [k8s.core.v1.VolumeMountArgs(name="secret", mount_path=f.path, sub_path=_key(f), read_only=True) for f in secret]
+        if config_objects:
+            # subPath mounts never update in place, so every input that lives
+            # outside the pod template (file contents, Outputs included, and the
+            # config objects' names) is hashed into it: a change rolls the pods.
+            annotations["agentstream.io/config-hash"] = pulumi.Output.all(*config_objects).apply(
+                lambda parts: _hash("\0".join(str(p) for p in parts))
+            )
 
         # Filesystem-shared volumes are Docker-only (validated by ObjectStore),
         # so every volume here is per-instance: a PVC template.
@@ -212,7 +270,7 @@ class KubernetesTarget(Target):
             k8s.core.v1.EnvVarArgs(
                 name=k,
                 value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=f"{w.name}-secret", key=k)
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=k)
                 ),
             )
             for k in sorted(w.secret_env)
@@ -289,7 +347,9 @@ class KubernetesTarget(Target):
         if stateful:
             workload_resource = k8s.apps.v1.StatefulSet(
                 f"{w.name}-statefulset",
-                metadata=meta(w.name),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=w.name, namespace=self.namespace, labels=labels, annotations=_rollout_wait(w.replicas)
+                ),
                 spec=k8s.apps.v1.StatefulSetSpecArgs(
                     service_name=w.name,
                     replicas=w.replicas,
@@ -341,10 +401,20 @@ class KubernetesTarget(Target):
     def _ingress(self, w: Workload, ports: list, child: pulumi.ResourceOptions) -> pulumi.Resource:
         ing = self.ingress
         tls = ing.get("tls_secret_name")
+        opts = child
+        if ing.get("class_name"):
+            # Fail in the preview, before anything is created, when the
+            # cluster has no such IngressClass (no controller installed):
+            # otherwise the provider waits for an address that never comes
+            # and every resource after the Ingress is left uncreated.
+            ingress_class = k8s.networking.v1.IngressClass.get(
+                f"{w.name}-ingress-class-must-exist", ing["class_name"], opts=pulumi.ResourceOptions(parent=child.parent)
+            )
+            opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ingress_class]))
         return k8s.networking.v1.Ingress(
             f"{w.name}-ingress",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=w.name, namespace=self.namespace, labels=_labels(w), annotations=ing["annotations"] or None
+                name=w.name, namespace=self.namespace, labels=_labels(w), annotations=_ingress_annotations(ing)
             ),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name=ing.get("class_name"),
@@ -369,7 +439,7 @@ class KubernetesTarget(Target):
                     )
                 ],
             ),
-            opts=child,
+            opts=opts,
         )
 
     def _discovery_rbac(self, w: Workload, labels: dict, child: pulumi.ResourceOptions) -> list[pulumi.Resource]:
@@ -407,6 +477,33 @@ def _labels(w: Workload) -> dict[str, str]:
         "app.kubernetes.io/part-of": w.part_of,
         "app.kubernetes.io/managed-by": "pulumi",
         "app.kubernetes.io/version": w.image.rsplit(":", 1)[-1][:63],
+    }
+
+
+def _ingress_annotations(ing: dict) -> dict[str, str]:
+    """The user's annotations plus the provider's await settings (pulumi.com/*)."""
+    if ing["await_address"]:
+        wait = {"pulumi.com/timeoutSeconds": str(duration_seconds(ing["address_timeout"]))}
+    else:
+        wait = {"pulumi.com/skipAwait": "true"}
+    return {**ing["annotations"], **wait}
+
+
+def _rollout_wait(replicas: int) -> dict[str, str]:
+    """Make `pulumi up` wait until a StatefulSet's rollout has finished.
+
+    The provider's built-in StatefulSet await compares the status' revisions
+    without checking ``status.observedGeneration``: right after an update it
+    reads the previous generation's status (all ready, revisions equal) and
+    reports the update done before the controller has replaced a single pod.
+    Its ``waitFor`` JSONPath conditions do wait for the current generation to
+    be observed, and then for every replica to run the new template and be
+    ready.
+    """
+    return {
+        "pulumi.com/waitFor": json.dumps(
+            [f"jsonpath={{.status.updatedReplicas}}={replicas}", f"jsonpath={{.status.readyReplicas}}={replicas}"]
+        )
     }
 
 

@@ -277,7 +277,9 @@ def test_target_secret_env_and_pdb():
     assert sec.inputs["stringData"] == {"key": "k3y", "TOKEN": "t0k"}
     assert sec.is_secret("stringData.key") and sec.is_secret("stringData.TOKEN")
     env = R.env_of(R.main_container(R.k8s_workload(run, "demo")))
-    assert env["TOKEN"] == {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "demo-secret", "key": "TOKEN"}}}
+    # Auto-named (see test_config_objects_are_auto_named): the reference uses the Secret's output.
+    assert "name" not in sec.inputs["metadata"]
+    assert env["TOKEN"] == {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": R.auto_name("demo-secret"), "key": "TOKEN"}}}
     assert "t0k" not in str(R.k8s_workload(run, "demo").inputs)
     assert R.k8s_get(run, "PodDisruptionBudget", "demo").inputs["spec"]["maxUnavailable"] == 1
     assert validate_k8s_resources(run.resources) == []
@@ -295,6 +297,32 @@ def test_config_hash_annotation_follows_content():
 
     assert hash_for("a: 1\n") == hash_for("a: 1\n")
     assert hash_for("a: 1\n") != hash_for("a: 2\n")
+    # Content known only later (an Output, as every agent config is) is
+    # hashed too: agents must roll on their own config.
+    assert hash_for(pulumi.Output.from_input("a: 1\n")) == hash_for("a: 1\n")
+    assert hash_for(pulumi.Output.from_input("a: 2\n")) != hash_for("a: 1\n")
+
+
+def test_config_objects_are_auto_named():
+    """Fixed names make the provider delete a changed ConfigMap/Secret (and the
+    StatefulSet that mounts it) before creating the new one; auto-named, the new
+    object comes first and the pods roll one at a time."""
+
+    def program(target):
+        target.deploy(demo(secret_env=True), parent=pulumi.ComponentResource("test:index:Owner", "owner"))
+
+    run = run_on("kubernetes", program)
+    w = R.k8s_workload(run, "demo")
+    objects = R.k8s_kind(run, "ConfigMap") + R.k8s_kind(run, "Secret")
+    assert {o.inputs["kind"] for o in objects} == {"ConfigMap", "Secret"}
+    for o in objects:
+        assert "name" not in o.inputs["metadata"], o.name
+    volumes = {v["name"]: v for v in R.pod_spec(w)["volumes"]}
+    assert volumes["config"]["configMap"]["name"] == R.auto_name("demo-config")
+    # The hash covers the Secret through its (auto-generated) name, never its content.
+    annotation = w.inputs["spec"]["template"]["metadata"]["annotations"]["agentstream.io/config-hash"]
+    assert not w.is_secret("spec.template.metadata.annotations")
+    assert len(annotation) == 16
 
 
 @pytest.mark.parametrize(
@@ -363,7 +391,11 @@ def test_ingress_exposes_only_published_ports_with_a_path():
                           "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}})
     (ing,) = R.k8s_kind(run, "Ingress")
     assert ing.inputs["metadata"]["name"] == "demo"
-    assert ing.inputs["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    # The user's annotations, and the provider waits 3 minutes (not its 10) for an address.
+    assert ing.inputs["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt", "pulumi.com/timeoutSeconds": "180"}
+    # A named class is read first, so a cluster without it fails the preview.
+    (read,) = [r for r in run.reads if r.type == "kubernetes:networking.k8s.io/v1:IngressClass"]
+    assert read.id == "nginx" and read.urn in ing.depends_on
     spec = ing.inputs["spec"]
     assert spec["ingressClassName"] == "nginx"
     assert spec["tls"] == [{"hosts": ["metrics.example.com"], "secretName": "metrics-tls"}]
@@ -382,9 +414,22 @@ def test_ingress_without_tls_or_class():
     run = deploy_exposed({"host": "metrics.internal.example"})
     (ing,) = R.k8s_kind(run, "Ingress")
     assert "tls" not in ing.inputs["spec"] and "ingressClassName" not in ing.inputs["spec"]
-    assert "annotations" not in ing.inputs["metadata"]
+    assert ing.inputs["metadata"]["annotations"] == {"pulumi.com/timeoutSeconds": "180"}
+    assert [r for r in run.reads if "IngressClass" in r.type] == []  # the cluster default: nothing to look up
     assert run.outputs["urls"]["write"] == "http://metrics.internal.example"
     assert validate_k8s_resources(run.resources) == []
+
+
+@pytest.mark.parametrize("ingress,expected", [
+    ({"await_address": False}, {"pulumi.com/skipAwait": "true"}),
+    ({"address_timeout": "90s"}, {"pulumi.com/timeoutSeconds": "90"}),
+    ({"await_address": True, "address_timeout": "1h"}, {"pulumi.com/timeoutSeconds": "3600"}),
+])
+def test_ingress_address_wait(ingress, expected):
+    """No ingress controller: either fail after addressTimeout or, when the user says so, do not wait."""
+    run = deploy_exposed({"host": "metrics.internal.example", **ingress})
+    (ing,) = R.k8s_kind(run, "Ingress")
+    assert ing.inputs["metadata"]["annotations"] == expected
 
 
 def test_no_ingress_unless_configured():
@@ -400,10 +445,19 @@ def test_no_ingress_unless_configured():
         ({"host": "localhost"}, "kubernetes.ingress.host", "fully qualified"),
         ({"host": "Receive.Example.com"}, "kubernetes.ingress.host", "lower-case"),
         ({"host": "https://receive.example.com"}, "kubernetes.ingress.host", "DNS name"),
-        ({"host": "receive.example.com", "path": "/"}, "kubernetes.ingress.path", "host, class_name, tls_secret_name, annotations"),
+        ({"host": "receive.example.com", "path": "/"}, "kubernetes.ingress.path", "host, class_name, tls_secret_name, annotations, await_address, address_timeout"),
         ({"host": "receive.example.com", "class_name": "Nginx"}, "kubernetes.ingress.className", "lower-case letters"),
         ({"host": "receive.example.com", "tls_secret_name": "tls_cert"}, "kubernetes.ingress.tlsSecretName", "lower-case letters"),
-        ({"host": "receive.example.com", "annotations": {"a": 1}}, "kubernetes.ingress.annotations", "string to string"),
+        ({"host": "receive.example.com", "annotations": ["a"]}, "kubernetes.ingress.annotations", "string to string"),
+        # YAML turned these into a number and a boolean: say to quote them.
+        ({"host": "receive.example.com", "annotations": {"a": 1}}, "kubernetes.ingress.annotations.a: 1 is a number", 'quote it in the stack config: a: "1"'),
+        ({"host": "receive.example.com", "annotations": {"nginx.ingress.kubernetes.io/ssl-redirect": False}},
+         "kubernetes.ingress.annotations.nginx.ingress.kubernetes.io/ssl-redirect: False is a boolean", '"false"'),
+        ({"host": "receive.example.com", "annotations": {"b": 1.5}}, "kubernetes.ingress.annotations.b", '"1.5"'),
+        ({"host": "receive.example.com", "await_address": "no"}, "kubernetes.ingress.awaitAddress: 'no'", "true, false"),
+        ({"host": "receive.example.com", "address_timeout": "0s"}, "kubernetes.ingress.addressTimeout: '0s' is a zero duration", "above zero"),
+        ({"host": "receive.example.com", "address_timeout": "5 minutes"}, "kubernetes.ingress.addressTimeout", "Prometheus duration"),
+        ({"host": "receive.example.com", "await_address": False, "address_timeout": "5m"}, "kubernetes.ingress.addressTimeout: has no effect", "remove one"),
         ("receive.example.com", "kubernetes.ingress", "mapping"),
     ],
 )

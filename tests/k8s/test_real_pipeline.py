@@ -1,0 +1,241 @@
+"""Kubernetes tier 2 (``-m k8s_real``): the pipeline on real pods.
+
+The shipped ``k8s`` stack (3 receivers at RF 3 behind 2 routers, 2 query,
+store, compact, SeaweedFS, two fleets of 2 agents), deployed by the real
+engine onto a cluster with a real kubelet (CI: k8s-local mode real, the
+pinned images loaded into its containerd). Two test settings: 5 s scrapes
+and 1 m blocks, so changes and uploads show within minutes.
+
+Read back through ``kubectl port-forward`` to Query: the global view per
+fleet, one deduplicated series per target, blocks in the bucket served by
+the store, an edge stack's samples arriving through a StackReference, and
+config changes that roll one pod at a time with no gap in the view.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+import yaml
+
+from tests.support.pipeline import Query, assert_no_gap, json_stream, wait_for
+from tests.support.real_stack import log, shipped_config
+
+from .conftest import no_changes
+
+pytestmark = pytest.mark.k8s_real
+
+NS = "agentstream"
+FLEETS = ("batmobile", "batcopter")
+SCRAPE = 5
+EDGE_NS = "edge-gotham"
+
+
+def k8s_config(scrape_interval: str = f"{SCRAPE}s", retention: str = "6h") -> dict:
+    cfg = shipped_config("k8s")
+    cfg["agentstream:receive"] = {
+        **cfg["agentstream:receive"], "blockDuration": "1m", "bucketSyncInterval": "15s", "retention": retention,
+    }
+    cfg["agentstream:fleets"] = [{**f, "scrapeInterval": scrape_interval} for f in cfg["agentstream:fleets"]]
+    return cfg
+
+
+def rollout_complete(kube, namespace: str) -> dict[str, dict]:
+    """Every StatefulSet's rollout state, read right now."""
+    out = {}
+    for s in kube.items("statefulsets", namespace):
+        st, want = s["status"], s["spec"]["replicas"]
+        out[s["metadata"]["name"]] = {
+            "observed": st.get("observedGeneration") == s["metadata"]["generation"],
+            "updated": st.get("updatedReplicas", 0) == want,
+            "ready": st.get("readyReplicas", 0) == want,
+        }
+    return out
+
+
+def assert_rolled_out(kube, namespace: str) -> None:
+    state = rollout_complete(kube, namespace)
+    bad = {k: v for k, v in state.items() if not all(v.values())}
+    assert not bad, f"pulumi up returned before these rollouts finished: {bad}"
+
+
+class ReadyMonitor:
+    """Samples a StatefulSet's ready replicas and pod UIDs once a second while a change rolls."""
+
+    def __init__(self, kube, namespace: str, name: str):
+        self.kube, self.namespace, self.name = kube, namespace, name
+        self.min_ready: int | None = None
+        self.uids: dict[str, set[str]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                s = self.kube.json("get", "statefulset", self.name, "-n", self.namespace)
+                ready = s["status"].get("readyReplicas", 0)
+                self.min_ready = ready if self.min_ready is None else min(self.min_ready, ready)
+                for p in self.kube.items("pods", self.namespace, f"app.kubernetes.io/instance={self.name}"):
+                    self.uids.setdefault(p["metadata"]["name"], set()).add(p["metadata"]["uid"])
+            except Exception as e:  # noqa: BLE001 - a missed sample is not a failure
+                log(f"monitor {self.name}: {e}")
+            self._stop.wait(1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def replaced(self) -> list[str]:
+        return sorted(n for n, u in self.uids.items() if len(u) > 1)
+
+
+@pytest.fixture(scope="module")
+def pipeline(backend, kube):
+    stack = backend.stack("k8s", k8s_config())
+    start = time.time()
+    stack.up()
+    log(f"k8s stack up on real pods in {time.time() - start:.0f}s")
+    # `pulumi up` returned: every rollout must be finished, not just accepted.
+    assert_rolled_out(kube, NS)
+    with kube.port_forward(NS, "svc/central-query", 10902) as url:
+        yield stack, Query(url)
+    stack.destroy()
+    kube.wait_namespace_gone(NS)
+
+
+def test_every_pod_runs_and_second_up_changes_nothing(pipeline, kube):
+    stack, _ = pipeline
+    pods = kube.items("pods", NS)
+    not_ready = [
+        p["metadata"]["name"] for p in pods
+        if not any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+    ]
+    assert len(pods) == 3 + 2 + 2 + 1 + 1 + 1 + 4 and not not_ready, not_ready
+    no_changes(stack)
+
+
+def test_global_view_one_series_per_target(pipeline):
+    _, q = pipeline
+
+    def per_fleet():
+        counts = {s["metric"].get("cluster"): int(float(s["value"][1])) for s in q.query("count by (cluster) (up)")}
+        return counts if all(counts.get(f) == 2 for f in FLEETS) else None
+
+    counts = wait_for("both fleets' targets in the deduplicated view", per_fleet, timeout=180)
+    log(f"count by (cluster) (up), deduplicated: {counts}")
+    for fleet in FLEETS:
+        dedup = q.query(f'go_goroutines{{cluster="{fleet}"}}')
+        raw = q.query(f'go_goroutines{{cluster="{fleet}"}}', dedup=False)
+        targets = sorted(s["metric"]["instance"] for s in dedup)
+        # Each agent scrapes both agents of its fleet: 2 targets, 2 replicas each.
+        assert len(dedup) == 2 and len(set(targets)) == 2, dedup
+        assert len(raw) == 4, raw
+        assert all("prometheus_replica" not in s["metric"] for s in dedup)
+    failed = q.query("sum(prometheus_remote_storage_samples_failed_total) or vector(0)")
+    assert float(failed[0]["value"][1]) == 0, failed
+
+
+def test_blocks_in_the_bucket_and_the_store_serves_them(pipeline, kube):
+    _, q = pipeline
+
+    def blocks():
+        p = kube.run(
+            "exec", "-n", NS, "central-store-0", "--", "thanos", "tools", "bucket", "ls",
+            "--objstore.config-file=/etc/thanos/objstore.yml", "-o", "json", check=False, timeout=60,
+        )
+        assert p.returncode == 0, p.stderr[-1000:]
+        return json_stream(p.stdout)
+
+    found = wait_for("receive to upload a 1m block to SeaweedFS", blocks, timeout=360, interval=15)
+    log(f"{len(found)} blocks in the bucket, from {sorted({b['thanos']['labels'].get('receive_replica') for b in found})}")
+    tenants = {b["thanos"]["labels"].get("tenant_id") for b in found}
+    assert tenants <= set(FLEETS) | {"default-tenant"}, tenants
+
+    def store_serves():
+        stores = requests.get(f"{q.url}/api/v1/stores", timeout=10).json()["data"].get("store") or []
+        # The store gateway announces the time range of the blocks it has
+        # loaded (MaxInt64 as minTime while it has none).
+        return [s for s in stores if s["name"].startswith("central-store") and 0 < s.get("minTime", 0) < 2**62]
+
+    served = wait_for("the store gateway to serve the uploaded blocks", store_serves, timeout=180, interval=10)
+    first = min(b["minTime"] for b in found)
+    assert served[0]["minTime"] <= first, (served, first)
+
+
+@pytest.fixture(scope="module")
+def edge(backend, kube, pipeline):
+    """An edge stack in its own namespace writing to central's in-cluster URL (a StackReference to `k8s`)."""
+    cfg = {
+        "agentstream:target": "kubernetes",
+        "agentstream:role": "edge",
+        "agentstream:centralStack": backend.stack_ref("k8s"),
+        "agentstream:centralEndpoint": "internal",
+        "agentstream:kubernetes": {"namespace": EDGE_NS},
+        "agentstream:fleets": [{"name": "gotham", "agents": 1, "scrapeInterval": f"{SCRAPE}s"}],
+    }
+    stack = backend.stack("edge-gotham", cfg)
+    stack.up()
+    assert_rolled_out(kube, EDGE_NS)
+    yield stack
+    stack.destroy()
+    kube.wait_namespace_gone(EDGE_NS)
+
+
+def test_edge_stack_writes_to_central(pipeline, edge):
+    _, q = pipeline
+    series = wait_for(
+        "the edge's samples in central's view",
+        lambda: q.query('up{cluster="gotham"}'),
+        timeout=180,
+    )
+    assert {s["metric"]["tenant_id"] for s in series} == {"gotham"}, series
+    no_changes(edge)
+
+
+def agent_scrape_interval(kube, pod: str) -> str:
+    with kube.port_forward(NS, f"pod/{pod}", 9090) as url:
+        body = requests.get(f"{url}/api/v1/status/config", timeout=10).json()
+    return yaml.safe_load(body["data"]["yaml"])["global"]["scrape_interval"]
+
+
+def test_changes_roll_one_pod_at_a_time_without_a_gap(pipeline, backend, kube):
+    """A changed scrape interval reaches every agent; a changed receive
+    setting rolls the receivers with quorum kept; no gap in the deduplicated
+    view across either change; `pulumi up` returns only when each rollout is done."""
+    stack, q = pipeline
+    agents = [f"{f}-agent-{i}" for f in FLEETS for i in range(2)]
+    assert {agent_scrape_interval(kube, a) for a in agents} == {f"{SCRAPE}s"}
+    start = time.time()
+
+    # 1. The agents' config (an Output: it holds the receive URL) changes.
+    stack.configure(k8s_config(scrape_interval="10s"))
+    with ReadyMonitor(kube, NS, "batmobile-agent") as bat:
+        stack.up()
+    assert_rolled_out(kube, NS)
+    assert bat.replaced() == ["batmobile-agent-0", "batmobile-agent-1"], bat.uids
+    assert bat.min_ready is not None and bat.min_ready >= 1, "both agents of a fleet were down at once"
+    assert {agent_scrape_interval(kube, a) for a in agents} == {"10s"}
+
+    # 2. A receive setting changes: the receivers roll, never below write quorum (2 of 3).
+    stack.configure(k8s_config(scrape_interval="10s", retention="8h"))
+    with ReadyMonitor(kube, NS, "central-receive") as recv:
+        stack.up()
+    assert_rolled_out(kube, NS)
+    assert recv.replaced() == ["central-receive-0", "central-receive-1", "central-receive-2"], recv.uids
+    assert recv.min_ready is not None and recv.min_ready >= 2, f"receivers fell to {recv.min_ready} ready"
+
+    # Let the last samples arrive, then read the whole window back.
+    time.sleep(30)
+    end = time.time() - 15
+    for fleet in FLEETS:
+        targets = [f"{fleet}-agent-{i}.{fleet}-agent.{NS}.svc.cluster.local:9090" for i in range(2)]
+        present = {s["metric"]["instance"] for s in q.query(f'up{{cluster="{fleet}"}}')}
+        assert set(targets) == present, present
+        assert_no_gap(q, f'up{{cluster="{fleet}"}}', targets, start, end, interval=10)
