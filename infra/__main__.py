@@ -128,8 +128,8 @@ def main() -> None:
         store_args = plan["store"]
         if store_args.get("engine") == "external":
             store_args["external_config"] = pulumi.Output.secret(store_args["external_config"])
-        store = a.ObjectStore("objstore", store_args, target)
-        receive = a.ReceiveCluster("central", plan["receive"], target, object_store=store)
+        store = a.ObjectStore("objstore", {**store_args, "target": target})
+        receive = a.ReceiveCluster("central", {**plan["receive"], "target": target, "object_store": store})
         pulumi.export("query_url", receive.query_url)
         pulumi.export("remote_write_url", receive.remote_write_url)
         pulumi.export("external_remote_write_url", receive.external_remote_write_url)
@@ -153,7 +153,7 @@ def main() -> None:
             args["remote_write_url"] = central.require_output(output)
             # Send the header the central receive reads its tenant from.
             args["tenant_header"] = central.get_output("tenant_header").apply(lambda h: h or DEFAULT_TENANT_HEADER)
-        fleet = a.AgentFleet(name, args, target, receive=receive)
+        fleet = a.AgentFleet(name, {**args, "target": target, "receive": receive})
         fleets[name] = fleet.agents
     pulumi.export("fleets", fleets)
 

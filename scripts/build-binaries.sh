@@ -21,21 +21,8 @@ PY
 
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOPROXY="${GOPROXY:-https://proxy.golang.org}"
 log() { echo "[build-binaries] $(date +%H:%M:%S) $*"; }
-
-# Runs a long command with a progress line every minute (CI logs stay alive).
-with_progress() {  # what cmd...
-  local what="$1"; shift
-  local start=$SECONDS
-  "$@" &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 5
-    if kill -0 "$pid" 2>/dev/null && (( (SECONDS - start) % 60 < 5 && SECONDS - start >= 60 )); then
-      log "  ... $what: still running ($(( (SECONDS - start) / 60 )) min)"
-    fi
-  done
-  wait "$pid"
-}
+# shellcheck source=lib-go.sh
+source "$here/scripts/lib-go.sh"  # with_progress, repeat_replaces
 
 # Prometheus v3.X.Y is published as Go module version v0.3XX.Y.
 prom_module_version() {
@@ -95,12 +82,7 @@ build_thanos() (
   local modfile; modfile="$( (go mod download -json "github.com/thanos-io/thanos@$THANOS_V" || true) | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
   export GOTOOLCHAIN; GOTOOLCHAIN="$(wanted_go "$modfile")"
   go mod edit -go="${GOTOOLCHAIN#go}"
-  # Replace directives only apply in the main module, so the wrapper repeats
-  # upstream's verbatim (copied from the downloaded go.mod, not from this repo).
-  awk '/^replace \(/{f=1;next} f&&/^\)/{f=0} f&&NF&&$1!~/^\/\//{print}' "$modfile" | while read -r line; do
-    old="${line%% =>*}"; new="${line##*=> }"
-    go mod edit -replace="$(echo "$old" | tr -s ' ' '@' | sed 's/@$//')=$(echo "$new" | tr -s ' ' '@')"
-  done
+  repeat_replaces "$modfile"
   with_progress "go get thanos" go get "github.com/thanos-io/thanos/cmd/thanos@$THANOS_V" >/dev/null
   local ld="-s -w -X github.com/prometheus/common/version.Version=${THANOS_V#v} -X github.com/prometheus/common/version.Branch=HEAD -X github.com/prometheus/common/version.BuildUser=agentstream"
   local src; src="$(go list -m -f '{{.Dir}}' github.com/thanos-io/thanos)"

@@ -5,7 +5,9 @@
 #     from the Go modules / PyPI wheel);
 #   * the Prometheus and Thanos binaries themselves (promtool and thanos run
 #     on the host in test_real_configs.py);
-#   * the Pulumi CLI with its plugins (lib.sh ensure_pulumi).
+#   * the Pulumi CLI with its plugins (lib.sh ensure_pulumi);
+#   * the Pulumi YAML language host (scripts/build-yaml-host.sh), for the
+#     YAML program of tests/e2e/test_yaml_program.py.
 # Prints the `export` lines that put the Pulumi CLI on PATH on stdout, so the
 # caller can `eval "$(bash scripts/e2e-setup.sh)"`; progress goes to stderr.
 set -euo pipefail
@@ -22,8 +24,12 @@ if ! command -v pulumi >/dev/null 2>&1 && tools="$(shared_tools)"; then
   bash "$tools/pulumi-offline/install.sh" --print-env >"$pulumi_env" &
   pulumi_pid=$!
 fi
+# The YAML language host too (a Go build of its own; cached after the first).
+bash "$AGENTSTREAM_ROOT/scripts/build-yaml-host.sh" >&2 &
+yaml_pid=$!
 bash "$AGENTSTREAM_ROOT/scripts/build-binaries.sh" all >&2
 bash "$AGENTSTREAM_ROOT/scripts/images.sh" >&2
+wait "$yaml_pid" || { log "building the Pulumi YAML language host failed (see its log above)" >&2; exit 1; }
 if [[ -n "$pulumi_env" ]]; then
   wait "$pulumi_pid" || { log "pulumi-offline failed (see its log above)" >&2; exit 1; }
   # shellcheck disable=SC1090

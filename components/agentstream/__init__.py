@@ -7,7 +7,7 @@ KubernetesTarget) decides *how*.
 """
 
 from . import versions
-from .agent_fleet import AgentFleet, AgentFleetArgs, RemoteWriteAuth
+from .agent_fleet import AgentFleet, AgentFleetArgs, QueueConfig, RemoteWriteAuth
 from .object_store import ObjectStore, ObjectStoreArgs
 from .receive_cluster import ReceiveCluster, ReceiveClusterArgs, ReceiveLimits, RequestLimits, write_quorum
 from .targets import DockerTarget, DockerTargetArgs, KubernetesTarget, KubernetesTargetArgs, Target
@@ -23,6 +23,7 @@ __all__ = [
     "KubernetesTargetArgs",
     "ObjectStore",
     "ObjectStoreArgs",
+    "QueueConfig",
     "ReceiveCluster",
     "ReceiveClusterArgs",
     "ReceiveLimits",

@@ -7,18 +7,18 @@ fleet share one config file; each gets its unique replica label from its
 instance name (``${INSTANCE}``), which Prometheus expands in external labels.
 """
 
-from __future__ import annotations
-
+# No postponed annotations: see object_store.py.
 from typing import Optional, TypedDict
 
 import pulumi
+from typing_extensions import Required
 
 from . import versions
 from .config import agent_args, render_agent_config
 from .config.prometheus import AGENT_CONFIG_FILE, AGENT_PORT, AGENT_WAL_DIR, DEFAULT_QUEUE_CONFIG
 from .receive_cluster import DEFAULT_TENANT_HEADER, ReceiveCluster, request_limits_for
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
-from .targets import Target
+from .targets import Target, split_args
 from .validation import (
     check_args,
     check_bool,
@@ -27,7 +27,6 @@ from .validation import (
     check_host_port,
     check_http_url,
     check_image,
-    check_instance,
     check_int,
     check_keys,
     check_label_name,
@@ -36,6 +35,7 @@ from .validation import (
     check_name,
     check_size,
     check_tenant,
+    pop_dependency,
 )
 
 # -- args and defaults --------------------------------------------------------
@@ -52,7 +52,33 @@ AUTH_TYPES = ("bearer", "basic")
 # secret (Docker); prometheus.yml only names this path.
 REMOTE_WRITE_SECRET_FILE = "/etc/prometheus/secrets/remote-write"
 PROMETHEUS_UID = "65534"  # nobody, as in the upstream image
-QUEUE_CONFIG_KEYS = tuple(DEFAULT_QUEUE_CONFIG) + ("retry_on_http_429", "sample_age_limit")
+
+
+class QueueConfig(TypedDict, total=False):
+    """Prometheus' remote-write ``queue_config``; unset keys keep the defaults
+    (``config.prometheus.DEFAULT_QUEUE_CONFIG``, else Prometheus' own)."""
+
+    capacity: int
+    """Samples buffered per shard (default 10000)."""
+    min_shards: int
+    """Shards at start (default 1)."""
+    max_shards: int
+    """Most shards sending at once (default 10)."""
+    max_samples_per_send: int
+    """Samples per request (default 2000); must fit receive's request limits."""
+    batch_send_deadline: str
+    """Longest a sample waits for a full batch (default ``5s``)."""
+    min_backoff: str
+    """First retry delay (default ``30ms``)."""
+    max_backoff: str
+    """Longest retry delay (default ``5s``)."""
+    retry_on_http_429: bool
+    """Retry on 429 Too Many Requests (Prometheus' default: true)."""
+    sample_age_limit: str
+    """Drop samples older than this instead of sending them (Prometheus' default ``0s``: never)."""
+
+
+QUEUE_CONFIG_KEYS = tuple(QueueConfig.__annotations__)
 
 
 class RemoteWriteAuth(TypedDict, total=False):
@@ -82,13 +108,13 @@ class AgentFleetArgs(TypedDict, total=False):
     """Extra ``host:port`` targets to scrape."""
     kubernetes_sd: bool
     """Scrape annotated pods/services (default: True on Kubernetes, impossible on Docker)."""
-    remote_write_url: str
+    remote_write_url: pulumi.Input[str]
     """Where to write when no ReceiveCluster is given."""
     tenant: str
     """Tenant sent in the tenant header (default: the fleet name)."""
     tenant_header: pulumi.Input[str]
     """Tenant header name (default: the ReceiveCluster's, else ``THANOS-TENANT``)."""
-    queue_config: dict
+    queue_config: QueueConfig
     """Remote-write ``queue_config`` (default: ``config.prometheus.DEFAULT_QUEUE_CONFIG``)."""
     wal_retention: str
     """``--storage.agent.retention.max-time`` (default ``4h``)."""
@@ -98,10 +124,15 @@ class AgentFleetArgs(TypedDict, total=False):
     """Credentials for remote write (default: none)."""
     image: str
     """Prometheus image (default pinned in ``versions.py``)."""
+    target: Required[Target]
+    """Where it runs: a ``DockerTarget`` or ``KubernetesTarget`` (required)."""
+    receive: ReceiveCluster
+    """The ReceiveCluster to write to (default: none; then ``remote_write_url`` is required)."""
 
 
 def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict], target_kind: str) -> dict:
-    """Merge defaults and validate; ``receive`` is the ReceiveCluster's validated settings."""
+    """Merge defaults into the settings (args without ``target``, ``receive``) and validate;
+    ``receive`` is the ReceiveCluster's validated settings."""
     a = check_args("AgentFleetArgs", args, AgentFleetArgs.__annotations__)
     check_name("fleet.name", name)
     check_int(f"fleets[{name}].agents", a.setdefault("agents", DEFAULT_AGENTS), 1, 32)
@@ -225,23 +256,24 @@ def _validate_queue_config(name: str, queue: object) -> dict:
 
 # -- the component --------------------------------------------------------------
 class AgentFleet(pulumi.ComponentResource):
-    """Outputs: ``agents`` (instance names), ``remote_write_url``, ``cluster``."""
+    """Prometheus agents at the edge, remote-writing to a ReceiveCluster or a URL.
 
-    agents: pulumi.Output[list]
+    Outputs: ``agents`` (instance names), ``remote_write_url``, ``cluster``.
+    """
+
+    agents: pulumi.Output[list[str]]
+    """The agents' instance names."""
     remote_write_url: pulumi.Output[str]
+    """Where the agents write."""
+    cluster: str
+    """The fleet's ``cluster`` label."""
 
-    def __init__(
-        self,
-        name: str,
-        args: Optional[AgentFleetArgs],
-        target: Target,
-        receive: Optional[ReceiveCluster] = None,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ):
-        check_instance("AgentFleet.target", target, Target, "a DockerTarget or KubernetesTarget")
-        if receive is not None:
-            check_instance("AgentFleet.receive", receive, ReceiveCluster, "a ReceiveCluster, or None with args remote_write_url")
-        a = validate_fleet_args(name, args, receive.settings if receive is not None else None, target.kind)
+    def __init__(self, name: str, args: AgentFleetArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        a, target = split_args(AgentFleetArgs, args)
+        receive = pop_dependency(
+            "AgentFleetArgs", a, "receive", ReceiveCluster, "a ReceiveCluster, or none with remote_write_url", required=False
+        )
+        a = validate_fleet_args(name, a, receive.settings if receive is not None else None, target.kind)
         super().__init__("agentstream:index:AgentFleet", name, None, opts)
         workload_name = f"{name}-agent"
         instances = instance_names(workload_name, a["agents"])

@@ -12,20 +12,22 @@ Self-hosted engines create their bucket and get credentials from
 ``pulumi_random``. The Thanos objstore config is always a secret output.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` in the component modules: the
+# provider (agentstream.provider) infers the schema from these annotations at
+# run time, and postponed ones would be strings to it.
 import re
 from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_random as random
 import yaml
+from typing_extensions import Required
 
 from . import versions
 from .config import render_filesystem_objstore, render_s3_objstore, render_seaweedfs_identities
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
-from .targets import Target
-from .validation import check_args, check_choice, check_image, check_instance, check_size
+from .targets import Target, split_args
+from .validation import check_args, check_choice, check_image, check_size
 
 # -- args and defaults --------------------------------------------------------
 ENGINES = ("seaweedfs", "minio", "filesystem", "external")
@@ -54,10 +56,12 @@ class ObjectStoreArgs(TypedDict, total=False):
     """Volume size for self-hosted engines (default ``20Gi``)."""
     image: str
     """Override the engine's image (default: pinned in ``versions.py``)."""
+    target: Required[Target]
+    """Where it runs: a ``DockerTarget`` or ``KubernetesTarget`` (required)."""
 
 
 def validate_object_store_args(args: ObjectStoreArgs, target_kind: str) -> dict:
-    """Return args merged with defaults, or raise ``ValueError``."""
+    """The settings (args without ``target``) merged with defaults, or raise ``ValueError``."""
     a = check_args("ObjectStoreArgs", args, ObjectStoreArgs.__annotations__)
     engine = a.setdefault("engine", DEFAULT_ENGINE)
     check_choice("objectStore.engine", engine, ENGINES)
@@ -109,18 +113,15 @@ class ObjectStore(pulumi.ComponentResource):
     """
 
     objstore_config: pulumi.Output[str]
+    """The Thanos objstore config (YAML), a secret."""
     endpoint: pulumi.Output[str]
+    """The bucket's endpoint (S3 URL, ``file://`` path, or ``external``)."""
     bucket: pulumi.Output[str]
+    """The bucket's name."""
 
-    def __init__(
-        self,
-        name: str,
-        args: Optional[ObjectStoreArgs],
-        target: Target,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ):
-        check_instance("ObjectStore.target", target, Target, "a DockerTarget or KubernetesTarget")
-        a = validate_object_store_args(args, target.kind)
+    def __init__(self, name: str, args: ObjectStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        a, target = split_args(ObjectStoreArgs, args)
+        a = validate_object_store_args(a, target.kind)
         super().__init__("agentstream:index:ObjectStore", name, None, opts)
         self.engine: str = a["engine"]
         # Volumes every Thanos workload using this store must mount.

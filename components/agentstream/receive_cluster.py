@@ -11,11 +11,11 @@
   tier that takes remote write (routers, or every receiver without them).
 """
 
-from __future__ import annotations
-
+# No postponed annotations: see object_store.py.
 from typing import Optional, TypedDict
 
 import pulumi
+from typing_extensions import Required
 
 from . import versions
 from .config import (
@@ -43,14 +43,13 @@ from .config.thanos import (
 )
 from .object_store import ObjectStore
 from .spec import INSTANCE_ARG, ConfigFile, instance_names, HealthCheck, Port, Resources, Volume, Workload
-from .targets import Target
+from .targets import Target, split_args
 from .validation import (
     check_args,
     check_bool,
     check_choice,
     check_duration,
     check_image,
-    check_instance,
     check_int,
     check_keys,
     check_list,
@@ -61,6 +60,7 @@ from .validation import (
     check_unique,
     duration_seconds,
     is_zero_duration,
+    pop_dependency,
 )
 
 # -- args and defaults --------------------------------------------------------
@@ -167,9 +167,14 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """Write limits (default: none, as in Thanos). Agents' batches must fit under them."""
     image: str
     """Thanos image (default pinned in ``versions.py``)."""
+    target: Required[Target]
+    """Where it runs: a ``DockerTarget`` or ``KubernetesTarget`` (required)."""
+    object_store: ObjectStore
+    """The bucket receive uploads blocks to; with it come a Store gateway and a Compactor (default: none, no bucket)."""
 
 
 def validate_receive_args(args: ReceiveClusterArgs) -> dict:
+    """The settings (args without ``target``, ``object_store``) merged with defaults, or raise ``ValueError``."""
     a = check_args("ReceiveClusterArgs", args, ReceiveClusterArgs.__annotations__)
     replicas = check_int("receive.replicas", a.setdefault("replicas", DEFAULT_REPLICAS), 1, 64)
     rf = a.setdefault("replication_factor", min(DEFAULT_REPLICATION_FACTOR, replicas))
@@ -268,25 +273,31 @@ def write_quorum(replication_factor: int) -> int:
 
 # -- the component --------------------------------------------------------------
 class ReceiveCluster(pulumi.ComponentResource):
-    """Outputs: ``remote_write_url``, ``query_url``, ``store_endpoints``, ``hashring``."""
+    """Thanos Receive (a hashring), Query, and with an object store a Store gateway and a Compactor.
+
+    Outputs: ``remote_write_url``, ``external_remote_write_url``, ``query_url``, ``store_endpoints``,
+    ``hashring``, ``tenant_header``.
+    """
 
     remote_write_url: pulumi.Output[str]
+    """Remote write inside the network (Docker network, cluster Service)."""
+    external_remote_write_url: pulumi.Output[str]
+    """Remote write for a person or a remote edge: the published port or the ingress."""
     query_url: pulumi.Output[str]
-    store_endpoints: pulumi.Output[list]
+    """Thanos Query's HTTP API and UI."""
+    store_endpoints: pulumi.Output[list[str]]
+    """gRPC StoreAPI endpoints Query fans out to."""
     hashring: pulumi.Output[str]
+    """The hashrings.json receive routes by."""
+    tenant_header: str
+    """HTTP header receive reads the tenant from."""
 
-    def __init__(
-        self,
-        name: str,
-        args: Optional[ReceiveClusterArgs],
-        target: Target,
-        object_store: Optional[ObjectStore] = None,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ):
-        check_instance("ReceiveCluster.target", target, Target, "a DockerTarget or KubernetesTarget")
-        if object_store is not None:
-            check_instance("ReceiveCluster.object_store", object_store, ObjectStore, "an ObjectStore, or None")
-        a = validate_receive_args(args)
+    def __init__(self, name: str, args: ReceiveClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        a, target = split_args(ReceiveClusterArgs, args)
+        object_store = pop_dependency(
+            "ReceiveClusterArgs", a, "object_store", ObjectStore, "an ObjectStore, or none (no bucket)", required=False
+        )
+        a = validate_receive_args(a)
         super().__init__("agentstream:index:ReceiveCluster", name, None, opts)
         self.settings = a
         self.target = target

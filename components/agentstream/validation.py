@@ -111,6 +111,16 @@ def check_instance(field: str, value: object, cls: type, allowed: str) -> object
     return value
 
 
+def pop_dependency(args_name: str, args: dict, key: str, cls: type, allowed: str, required: bool = True) -> object:
+    """Take a dependency (a target, an object store, a receive cluster) out of
+    checked args, so only settings remain, and check its class with
+    ``check_instance``. An optional one that is absent or None gives None."""
+    value = args.pop(key, None)
+    if value is None and not required:
+        return None
+    return check_instance(f"{args_name}.{key}", value, cls, allowed)
+
+
 def _a(noun: str) -> str:
     return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 

@@ -217,6 +217,11 @@ def test_every_container_is_healthy_with_restart_policy(pipeline, docker_client)
         assert attrs["State"]["Health"]["Status"] == "healthy", name
         assert attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped", name
         assert attrs["Config"]["User"] not in ("", "0", "root"), f"{name} runs as root"
+        # The workload's limits are the container's (memory in bytes, CPUs in nano-CPUs).
+        host = attrs["HostConfig"]
+        assert host["Memory"] > 0 and host["NanoCpus"] > 0 and host["MemoryReservation"] > 0, (name, host["Memory"], host["NanoCpus"])
+        if name.startswith("central-receive-"):
+            assert (host["Memory"], host["NanoCpus"], host["MemoryReservation"]) == (2 * 2**30, 2 * 10**9, 512 * 2**20), name
 
 
 def test_receive_uploads_short_blocks(pipeline, docker_client):

@@ -134,9 +134,10 @@ def test_global_view_one_series_per_target(pipeline):
         dedup = q.query(f'go_goroutines{{cluster="{fleet}"}}')
         raw = q.query(f'go_goroutines{{cluster="{fleet}"}}', dedup=False)
         targets = sorted(s["metric"]["instance"] for s in dedup)
-        # Each agent scrapes both agents of its fleet: 2 targets, 2 replicas each.
+        # Each agent scrapes both agents of its fleet: 2 targets. Without
+        # dedup, one series per target per agent per receiver (RF 3).
         assert len(dedup) == 2 and len(set(targets)) == 2, dedup
-        assert len(raw) == 4, raw
+        assert len(raw) == 2 * 2 * 3, [s["metric"] for s in raw]
         assert all("prometheus_replica" not in s["metric"] for s in dedup)
     failed = q.query("sum(prometheus_remote_storage_samples_failed_total) or vector(0)")
     assert float(failed[0]["value"][1]) == 0, failed
@@ -212,7 +213,8 @@ def test_changes_roll_one_pod_at_a_time_without_a_gap(pipeline, backend, kube):
     stack, q = pipeline
     agents = [f"{f}-agent-{i}" for f in FLEETS for i in range(2)]
     assert {agent_scrape_interval(kube, a) for a in agents} == {f"{SCRAPE}s"}
-    start = time.time()
+    # The window starts a minute before the first change (the pipeline has run for minutes).
+    start = time.time() - 60
 
     # 1. The agents' config (an Output: it holds the receive URL) changes.
     stack.configure(k8s_config(scrape_interval="10s"))

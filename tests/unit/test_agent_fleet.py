@@ -19,8 +19,8 @@ NS = K8S_NAMESPACE
 
 def build(fleet_args=None, receive_args=None, with_receive=True, name="batmobile"):
     def program(target):
-        rc = a.ReceiveCluster("central", receive_args or {"replicas": 1}, target) if with_receive else None
-        fleet = a.AgentFleet(name, fleet_args or {}, target, receive=rc)
+        rc = a.ReceiveCluster("central", {**(receive_args or {"replicas": 1}), "target": target}) if with_receive else None
+        fleet = a.AgentFleet(name, {**(fleet_args or {}), "target": target, "receive": rc})
         pulumi.export("agents", fleet.agents)
         pulumi.export("fleet_remote_write_url", fleet.remote_write_url)
         if rc is not None:
@@ -324,7 +324,7 @@ def test_valid_values_accepted():
     assert a_["queue_config"]["sample_age_limit"] == "0s"
     # A remote-write URL known only at deploy time (another stack's output) is taken as is.
     def program(target):
-        fleet = a.AgentFleet("f", {"remote_write_url": pulumi.Output.from_input("http://later:19291/api/v1/receive")}, target)
+        fleet = a.AgentFleet("f", {"remote_write_url": pulumi.Output.from_input("http://later:19291/api/v1/receive"), "target": target})
         pulumi.export("url", fleet.remote_write_url)
 
     assert run_on("docker", program).outputs["url"] == "http://later:19291/api/v1/receive"
@@ -337,14 +337,15 @@ def fleet_recorded(recorded, name="batmobile"):
 @pytest.mark.parametrize(
     "target_arg,receive_arg,field,allowed",
     [
-        ("docker", None, "AgentFleet.target: 'docker' is a str, not a Target", "a DockerTarget or KubernetesTarget"),
-        (None, "central", "AgentFleet.receive: 'central' is a str, not a ReceiveCluster", "a ReceiveCluster, or None"),
-        (None, {"replicas": 1}, "AgentFleet.receive: {'replicas': 1} is a dict, not a ReceiveCluster", "a ReceiveCluster"),
+        ("docker", None, "AgentFleetArgs.target: 'docker' is a str, not a Target", "a DockerTarget or KubernetesTarget"),
+        (None, "central", "AgentFleetArgs.receive: 'central' is a str, not a ReceiveCluster",
+         "a ReceiveCluster, or none with remote_write_url"),
+        (None, {"replicas": 1}, "AgentFleetArgs.receive: {'replicas': 1} is a dict, not a ReceiveCluster", "a ReceiveCluster"),
     ],
 )
 def test_wrong_typed_dependencies_refused_before_registration(target_arg, receive_arg, field, allowed):
     def program(target):
-        a.AgentFleet("batmobile", {"remote_write_url": "http://r:1/x"}, target_arg or target, receive=receive_arg)
+        a.AgentFleet("batmobile", {"remote_write_url": "http://r:1/x", "target": target_arg or target, "receive": receive_arg})
 
     with pytest.raises(TypeError) as e:
         run_on("docker", program)
@@ -352,12 +353,22 @@ def test_wrong_typed_dependencies_refused_before_registration(target_arg, receiv
     assert fleet_recorded(e.value.recorded) == []
 
 
+def test_output_passed_as_receive_refused():
+    # e.g. a StackReference output where the ReceiveCluster object belongs.
+    def program(target):
+        a.AgentFleet("batmobile", {"target": target, "receive": pulumi.Output.from_input("central")})
+
+    with pytest.raises(TypeError, match=r"^AgentFleetArgs.receive: <pulumi.output.Output .*> is an Output, not a ReceiveCluster") as e:
+        run_on("docker", program)
+    assert fleet_recorded(e.value.recorded) == []
+
+
 def test_receive_passed_as_target_refused():
     def program(target):
-        rc = a.ReceiveCluster("central", {"replicas": 1}, target)
-        a.AgentFleet("batmobile", {}, rc, receive=rc)
+        rc = a.ReceiveCluster("central", {"replicas": 1, "target": target})
+        a.AgentFleet("batmobile", {"target": rc, "receive": rc})
 
-    with pytest.raises(TypeError, match=r"AgentFleet.target: <.*ReceiveCluster.*> is a ReceiveCluster, not a Target") as e:
+    with pytest.raises(TypeError, match=r"AgentFleetArgs.target: <.*ReceiveCluster.*> is a ReceiveCluster, not a Target") as e:
         run_on("docker", program)
     assert fleet_recorded(e.value.recorded) == []
 
@@ -371,8 +382,14 @@ def test_receive_passed_as_target_refused():
     ],
 )
 def test_bad_args_register_no_fleet(args, error, needle):
+    def with_dependencies(args, target):
+        # A string stays as it is: refusing it is the point of that case.
+        if not isinstance(args, dict):
+            return args
+        return {**args, "target": target, "receive": a.ReceiveCluster("central", {"replicas": 1, "target": target})}
+
     with pytest.raises(error) as e:
-        run_on("kubernetes", lambda target: a.AgentFleet("batmobile", args, target, receive=a.ReceiveCluster("central", {"replicas": 1}, target)))
+        run_on("kubernetes", lambda target: a.AgentFleet("batmobile", with_dependencies(args, target)))
     assert needle in str(e.value), str(e.value)
     assert fleet_recorded(e.value.recorded) == []
     assert "agentstream:index:AgentFleet" not in {r.type for r in e.value.recorded}

@@ -19,7 +19,7 @@ EXTERNAL = "type: S3\nconfig:\n  bucket: ext-bucket\n  endpoint: s3.example.com\
 
 def build(args):
     def program(target):
-        store = a.ObjectStore("objstore", args, target)
+        store = a.ObjectStore("objstore", {**args, "target": target})
         pulumi.export("objstore_config", store.objstore_config)
         pulumi.export("endpoint", store.endpoint)
         pulumi.export("bucket", store.bucket)
@@ -230,10 +230,16 @@ def test_valid_sizes_reach_the_volume(size):
 @pytest.mark.parametrize(
     "make,error,needle",
     [
-        (lambda t: a.ObjectStore("objstore", {}, "docker"), TypeError,
-         "ObjectStore.target: 'docker' is a str, not a Target; allowed: a DockerTarget or KubernetesTarget"),
-        (lambda t: a.ObjectStore("objstore", "seaweedfs", t), TypeError, "ObjectStoreArgs: 'seaweedfs' is not a mapping"),
-        (lambda t: a.ObjectStore("objstore", {"Engine": "minio"}, t), ValueError, "ObjectStoreArgs.Engine: unknown key (did you mean 'engine'?)"),
+        (lambda t: a.ObjectStore("objstore", {"target": "docker"}), TypeError,
+         "ObjectStoreArgs.target: 'docker' is a str, not a Target; allowed: a DockerTarget or KubernetesTarget"),
+        (lambda t: a.ObjectStore("objstore", {"engine": "minio"}), TypeError,
+         "ObjectStoreArgs.target: None is a NoneType, not a Target; allowed: a DockerTarget or KubernetesTarget"),
+        (lambda t: a.ObjectStore("objstore", None), TypeError, "ObjectStoreArgs.target: None is a NoneType, not a Target"),
+        (lambda t: a.ObjectStore("objstore", "seaweedfs"), TypeError, "ObjectStoreArgs: 'seaweedfs' is not a mapping"),
+        (lambda t: a.ObjectStore("objstore", {"Engine": "minio", "target": t}), ValueError,
+         "ObjectStoreArgs.Engine: unknown key (did you mean 'engine'?)"),
+        # The old positional form: the target where opts belong.
+        (lambda t: a.ObjectStore("objstore", {"engine": "minio"}, t), TypeError, "ObjectStoreArgs.target: None"),
     ],
 )
 def test_bad_python_args_register_nothing(make, error, needle):

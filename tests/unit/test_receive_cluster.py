@@ -19,8 +19,8 @@ NS = K8S_NAMESPACE
 
 def build(args=None, engine="seaweedfs"):
     def program(target):
-        store = a.ObjectStore("objstore", {"engine": engine}, target) if engine else None
-        rc = a.ReceiveCluster("central", args or {}, target, object_store=store)
+        store = a.ObjectStore("objstore", {"engine": engine, "target": target}) if engine else None
+        rc = a.ReceiveCluster("central", {**(args or {}), "target": target, "object_store": store})
         for k in ("query_url", "remote_write_url", "external_remote_write_url", "store_endpoints", "hashring"):
             pulumi.export(k, getattr(rc, k))
 
@@ -415,16 +415,20 @@ def test_valid_tenants_and_sizes_accepted():
 @pytest.mark.parametrize(
     "make,error,needle",
     [
-        (lambda t: a.ReceiveCluster("central", {"replicationFactor": 1}, t), ValueError,
+        (lambda t: a.ReceiveCluster("central", {"replicationFactor": 1, "target": t}), ValueError,
          "ReceiveClusterArgs.replicationFactor: unknown key (did you mean 'replication_factor'?)"),
-        (lambda t: a.ReceiveCluster("central", "replicas=3", t), TypeError, "ReceiveClusterArgs: 'replicas=3' is not a mapping"),
-        (lambda t: a.ReceiveCluster("central", {}, "kubernetes"), TypeError,
-         "ReceiveCluster.target: 'kubernetes' is a str, not a Target; allowed: a DockerTarget or KubernetesTarget"),
-        (lambda t: a.ReceiveCluster("central", {}, t, object_store="objstore"), TypeError,
-         "ReceiveCluster.object_store: 'objstore' is a str, not an ObjectStore; allowed: an ObjectStore, or None"),
-        (lambda t: a.ReceiveCluster("central", {}, t, object_store={"engine": "minio"}), TypeError,
-         "ReceiveCluster.object_store: {'engine': 'minio'} is a dict, not an ObjectStore"),
-        (lambda t: a.ReceiveCluster("central", {}, t, object_store=t), TypeError, "is a DockerTarget, not an ObjectStore"),
+        (lambda t: a.ReceiveCluster("central", "replicas=3"), TypeError, "ReceiveClusterArgs: 'replicas=3' is not a mapping"),
+        (lambda t: a.ReceiveCluster("central", {"target": "kubernetes"}), TypeError,
+         "ReceiveClusterArgs.target: 'kubernetes' is a str, not a Target; allowed: a DockerTarget or KubernetesTarget"),
+        (lambda t: a.ReceiveCluster("central", {"replicas": 1}), TypeError,
+         "ReceiveClusterArgs.target: None is a NoneType, not a Target; allowed: a DockerTarget or KubernetesTarget"),
+        (lambda t: a.ReceiveCluster("central", {"target": t, "object_store": "objstore"}), TypeError,
+         "ReceiveClusterArgs.object_store: 'objstore' is a str, not an ObjectStore; allowed: an ObjectStore, or none (no bucket)"),
+        (lambda t: a.ReceiveCluster("central", {"target": t, "object_store": {"engine": "minio"}}), TypeError,
+         "ReceiveClusterArgs.object_store: {'engine': 'minio'} is a dict, not an ObjectStore"),
+        (lambda t: a.ReceiveCluster("central", {"target": t, "object_store": t}), TypeError,
+         "ReceiveClusterArgs.object_store: <agentstream.targets.docker.DockerTarget"),
+        (lambda t: a.ReceiveCluster("central", {"target": t, "object_store": t}), TypeError, "is a DockerTarget, not an ObjectStore"),
     ],
 )
 def test_bad_python_args_register_nothing_of_the_cluster(make, error, needle):

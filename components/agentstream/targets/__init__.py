@@ -16,6 +16,7 @@ from typing import Optional
 import pulumi
 
 from ..spec import Workload
+from ..validation import check_args, pop_dependency
 
 
 @dataclass
@@ -53,7 +54,15 @@ class Target(pulumi.ComponentResource, abc.ABC):
         """Create the resources that run ``workload`` as children of ``parent``."""
 
 
+def split_args(args_type: type, args: object) -> "tuple[dict, Target]":
+    """A component's args as (the rest, the target): a mapping of known keys
+    (``TypeError``/``ValueError`` otherwise), with its required ``target``
+    taken out and checked to be a target."""
+    a = check_args(args_type.__name__, args, args_type.__annotations__)
+    return a, pop_dependency(args_type.__name__, a, "target", Target, "a DockerTarget or KubernetesTarget")
+
+
 from .docker import DockerTarget, DockerTargetArgs  # noqa: E402
 from .kubernetes import KubernetesTarget, KubernetesTargetArgs  # noqa: E402
 
-__all__ = ["Deployed", "DockerTarget", "DockerTargetArgs", "KubernetesTarget", "KubernetesTargetArgs", "Target"]
+__all__ = ["Deployed", "DockerTarget", "DockerTargetArgs", "KubernetesTarget", "KubernetesTargetArgs", "Target", "split_args"]

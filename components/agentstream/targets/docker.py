@@ -8,12 +8,13 @@ Only ports marked ``publish`` reach the host, on ``publish_address``
 
 from __future__ import annotations
 
-from typing import Optional, TypedDict
+from typing import Any, Optional, TypedDict
 
 import pulumi
 import pulumi_docker as docker
 
-from ..spec import INSTANCE_ARG, INSTANCE_ENV, Workload
+from ..quantity import quantity_mib, quantity_millicores
+from ..spec import INSTANCE_ARG, INSTANCE_ENV, Resources, Workload
 from ..validation import check_args, check_bool, check_choice, check_name, is_ip
 from . import Deployed, Target
 
@@ -187,6 +188,10 @@ class DockerTarget(Target):
                     retries=HEALTH_RETRIES,
                     start_period=go_duration(workload.health.start_period),
                 ),
+                # Requests and limits are container properties on Docker too:
+                # the memory limit (OOM-kill above it), the request as a soft
+                # reservation, CPU as a hard cap and a proportional weight.
+                **docker_resources(workload.resources),
                 restart=self.restart,
                 must_run=True,
                 wait=self.wait,
@@ -280,3 +285,26 @@ def _volume_labels(owner: str) -> list[docker.VolumeLabelArgs]:
 
 def _slug(image: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in image).strip("-")
+
+
+def docker_resources(r: Resources) -> dict[str, Any]:
+    """A workload's Kubernetes-style requests and limits as Docker container settings."""
+    memory = quantity_mib(r.memory_limit)
+    return {
+        "memory": memory,
+        # No swap on top of the limit (as on Kubernetes). Docker would
+        # otherwise set twice the limit, and the provider reads that back as
+        # drift on every refresh.
+        "memory_swap": memory,
+        "memory_reservation": quantity_mib(r.memory_request),
+        "cpus": docker_cpus(quantity_millicores(r.cpu_limit)),
+        # Docker's default weight is 1024 per CPU; a request of 250m gets 256.
+        "cpu_shares": max(2, quantity_millicores(r.cpu_request) * 1024 // 1000),
+    }
+
+
+def docker_cpus(millicores: int) -> str:
+    """CPUs as the docker provider reads them back ("1.0", "0.5", "1.25"),
+    so a refresh finds no difference."""
+    whole, frac = divmod(millicores, 1000)
+    return f"{whole}.0" if frac == 0 else f"{whole}.{frac:03d}".rstrip("0")

@@ -9,6 +9,7 @@ import pytest
 import agentstream as a
 from agentstream import versions
 from agentstream.spec import ConfigFile, HealthCheck, Port, Volume, Workload
+from agentstream.targets.docker import docker_cpus
 from tests.support import resources as R
 from tests.support.docker_schema import load_schema, schema_path, validate_docker_resource, validate_docker_resources
 from tests.support.programs import run_on
@@ -352,3 +353,23 @@ def test_query_starts_alongside_receive_and_agents_after_the_write_tier(dev):
             assert not receivers & set(c.depends_on), c.name
         if "-agent-" in c.name:
             assert write_tier <= set(c.depends_on), c.name
+
+
+def test_docker_honours_requests_and_limits(dev):
+    """Limits are container properties on Docker too (memory in MiB, CPUs as a decimal)."""
+    receivers = R.containers_of(dev, "central-receive")
+    assert receivers
+    for c in receivers:
+        # ReceiveCluster's receivers: requests 250m / 512Mi, limits 2 / 2Gi.
+        assert (c.inputs["memory"], c.inputs["memorySwap"], c.inputs["memoryReservation"], c.inputs["cpus"], c.inputs["cpuShares"]) == (
+            2048, 2048, 512, "2.0", 256
+        )
+    for c in R.containers(dev):
+        assert c.inputs["memory"] >= c.inputs["memoryReservation"] > 0, c.name
+        assert float(c.inputs["cpus"]) > 0 and c.inputs["cpuShares"] >= 2, c.name
+
+
+@pytest.mark.parametrize("millicores,expected", [(1000, "1.0"), (2000, "2.0"), (500, "0.5"), (1250, "1.25"), (100, "0.1"), (1, "0.001")])
+def test_cpus_written_as_the_provider_reads_them_back(millicores, expected):
+    """nanoInt64ToDecimalString in terraform-provider-docker: "1.0" for whole CPUs, trailing zeros trimmed otherwise."""
+    assert docker_cpus(millicores) == expected

@@ -11,7 +11,7 @@ config = pulumi.Config("topology")
 namespace = config.get("namespace") or "topology"
 
 target = a.KubernetesTarget("k8s", {"namespace": namespace, "create_namespace": True})
-store = a.ObjectStore("objects", {"engine": "minio", "bucket": "metrics", "storage_size": "1Gi"}, target)
+store = a.ObjectStore("objects", {"engine": "minio", "bucket": "metrics", "storage_size": "1Gi", "target": target})
 receive = a.ReceiveCluster(
     "ring",
     {
@@ -20,16 +20,14 @@ receive = a.ReceiveCluster(
         "router_replicas": 2,
         "hashring_algorithm": "hashmod",
         "storage_size": "1Gi",
+        "target": target,
+        "object_store": store,
     },
-    target,
-    object_store=store,
 )
-gotham = a.AgentFleet("gotham", {"agents": 2, "scrape_interval": "15s"}, target, receive=receive)
+gotham = a.AgentFleet("gotham", {"agents": 2, "scrape_interval": "15s", "target": target, "receive": receive})
 bludhaven = a.AgentFleet(
     "bludhaven",
-    {"agents": 1, "tenant": "nightwing", "external_labels": {"region": "east"}},
-    target,
-    receive=receive,
+    {"agents": 1, "tenant": "nightwing", "external_labels": {"region": "east"}, "target": target, "receive": receive},
 )
 pulumi.export("query_url", receive.query_url)
 pulumi.export("remote_write_url", receive.remote_write_url)
