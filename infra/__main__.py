@@ -131,6 +131,7 @@ def main() -> None:
         store = a.ObjectStore("objstore", {**store_args, "target": target})
         receive = a.ReceiveCluster("central", {**plan["receive"], "target": target, "object_store": store})
         pulumi.export("query_url", receive.query_url)
+        pulumi.export("query_direct_url", receive.query_direct_url)
         pulumi.export("remote_write_url", receive.remote_write_url)
         pulumi.export("external_remote_write_url", receive.external_remote_write_url)
         pulumi.export("store_endpoints", receive.store_endpoints)

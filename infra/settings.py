@@ -34,6 +34,7 @@ RECEIVE_KEYS = {
     "bucketRetention1h": "bucket_retention_1h",
     "queryReplicas": "query_replicas",
     "queryPort": "query_port",
+    "queryFrontend": "query_frontend",
     "remoteWritePort": "remote_write_port",
     "publishRemoteWrite": "publish_remote_write",
     "storageSize": "storage_size",
@@ -56,6 +57,15 @@ FLEET_KEYS = {
     "walSize": "wal_size",
     "remoteWriteAuth": "remote_write_auth",
 }
+FRONTEND_KEYS = {
+    "enabled": "enabled",
+    "replicas": "replicas",
+    "splitInterval": "split_interval",
+    "maxRetries": "max_retries",
+    "cache": "cache",
+    "port": "port",
+}
+FRONTEND_CACHE_KEYS = {"type": "type", "maxSize": "max_size", "addresses": "addresses", "address": "address"}
 # The token or password comes from the secret agentstream:remoteWriteSecret.
 AUTH_KEYS = {"type": "type", "username": "username"}
 DOCKER_KEYS = {
@@ -121,6 +131,10 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
     if s["objstore_config"] is not None:
         s["object_store"]["external_config"] = s["objstore_config"]
     s["receive"] = _map("receive", raw.get("receive"), RECEIVE_KEYS)
+    if "query_frontend" in s["receive"]:
+        fe = s["receive"]["query_frontend"] = _map("receive.queryFrontend", s["receive"]["query_frontend"], FRONTEND_KEYS)
+        if "cache" in fe:
+            fe["cache"] = _map("receive.queryFrontend.cache", fe["cache"], FRONTEND_CACHE_KEYS)
 
     images = raw.get("images") or {}
     if not isinstance(images, dict) or any(k not in IMAGE_KEYS for k in images):

@@ -8,7 +8,8 @@ instance name (``${INSTANCE}``), which Prometheus expands in external labels.
 """
 
 # No postponed annotations: see object_store.py.
-from typing import Optional, TypedDict
+from collections.abc import Mapping
+from typing import Any, Optional, TypedDict
 
 import pulumi
 from typing_extensions import Required
@@ -130,7 +131,9 @@ class AgentFleetArgs(TypedDict, total=False):
     """The ReceiveCluster to write to (default: none; then ``remote_write_url`` is required)."""
 
 
-def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict], target_kind: str) -> dict:
+def validate_fleet_args(
+    name: str, args: Mapping[str, Any], receive: Optional[Mapping[str, Any]], target_kind: str
+) -> dict[str, Any]:
     """Merge defaults into the settings (args without ``target``, ``receive``) and validate;
     ``receive`` is the ReceiveCluster's validated settings."""
     a = check_args("AgentFleetArgs", args, AgentFleetArgs.__annotations__)
@@ -207,11 +210,11 @@ def validate_fleet_args(name: str, args: AgentFleetArgs, receive: Optional[dict]
     return a
 
 
-def _validate_auth(name: str, auth: object) -> Optional[dict]:
+def _validate_auth(name: str, auth: object) -> Optional[dict[str, Any]]:
     if auth is None:
         return None
     field = f"fleets[{name}].remoteWriteAuth"
-    check_keys(field, auth, ("type", "username", "secret"))
+    auth = check_keys(field, auth, ("type", "username", "secret"))
     check_choice(f"{field}.type", auth.get("type"), AUTH_TYPES)
     username = auth.get("username")
     if auth["type"] == "basic":
@@ -234,20 +237,18 @@ _QUEUE_DURATIONS = ("batch_send_deadline", "min_backoff", "max_backoff", "sample
 _QUEUE_ZERO_OK = ("sample_age_limit",)
 
 
-def _validate_queue_config(name: str, queue: object) -> dict:
+def _validate_queue_config(name: str, queue: object) -> dict[str, Any]:
     """The user's queue settings over the defaults: setting one key keeps the rest."""
     field = f"fleets[{name}].queueConfig"
-    check_keys(field, queue, QUEUE_CONFIG_KEYS)
-    merged = {**DEFAULT_QUEUE_CONFIG, **queue}
-    for key in _QUEUE_INTS:
-        check_int(f"{field}.{key}", merged[key], 1)
+    merged = {**DEFAULT_QUEUE_CONFIG, **check_keys(field, queue, QUEUE_CONFIG_KEYS)}
+    ints = {key: check_int(f"{field}.{key}", merged[key], 1) for key in _QUEUE_INTS}
     for key in _QUEUE_DURATIONS:
         if key in merged:
             check_duration(f"{field}.{key}", merged[key], allow_zero=key in _QUEUE_ZERO_OK)
-    if merged["min_shards"] > merged["max_shards"]:
+    if ints["min_shards"] > ints["max_shards"]:
         raise ValueError(
-            f"{field}.min_shards: {merged['min_shards']} is greater than max_shards ({merged['max_shards']}); "
-            f"allowed values: 1 to {merged['max_shards']}"
+            f"{field}.min_shards: {ints['min_shards']} is greater than max_shards ({ints['max_shards']}); "
+            f"allowed values: 1 to {ints['max_shards']}"
         )
     if "retry_on_http_429" in merged and not isinstance(merged["retry_on_http_429"], bool):
         raise ValueError(f"{field}.retry_on_http_429: {merged['retry_on_http_429']!r}; allowed values: true, false")
@@ -278,13 +279,15 @@ class AgentFleet(pulumi.ComponentResource):
         workload_name = f"{name}-agent"
         instances = instance_names(workload_name, a["agents"])
         # An explicit URL wins over the ReceiveCluster's service (e.g. a proxy
-        # or another region's ingress in front of the same receivers).
-        if a.get("remote_write_url") is not None:
+        # or another region's ingress in front of the same receivers). Without
+        # a ReceiveCluster there is a URL (validate_fleet_args made sure).
+        if receive is None or a.get("remote_write_url") is not None:
             remote_write = pulumi.Output.from_input(a["remote_write_url"])
         else:
             remote_write = receive.remote_write_url
 
-        auth, secret_files = None, []
+        auth: Optional[dict[str, str]] = None
+        secret_files: list[ConfigFile] = []
         if a["remote_write_auth"] is not None:
             ra = a["remote_write_auth"]
             auth = {"type": ra["type"], "file": REMOTE_WRITE_SECRET_FILE}

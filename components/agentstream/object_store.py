@@ -16,7 +16,8 @@ Self-hosted engines create their bucket and get credentials from
 # provider (agentstream.provider) infers the schema from these annotations at
 # run time, and postponed ones would be strings to it.
 import re
-from typing import Optional, TypedDict
+from collections.abc import Mapping
+from typing import Any, Optional, TypedDict
 
 import pulumi
 import pulumi_random as random
@@ -60,7 +61,7 @@ class ObjectStoreArgs(TypedDict, total=False):
     """Where it runs: a ``DockerTarget`` or ``KubernetesTarget`` (required)."""
 
 
-def validate_object_store_args(args: ObjectStoreArgs, target_kind: str) -> dict:
+def validate_object_store_args(args: Mapping[str, Any], target_kind: str) -> dict[str, Any]:
     """The settings (args without ``target``) merged with defaults, or raise ``ValueError``."""
     a = check_args("ObjectStoreArgs", args, ObjectStoreArgs.__annotations__)
     engine = a.setdefault("engine", DEFAULT_ENGINE)
@@ -171,8 +172,10 @@ class ObjectStore(pulumi.ComponentResource):
             {"objstore_config": self.objstore_config, "endpoint": self.endpoint, "bucket": self.bucket}
         )
 
-    def _seaweedfs(self, wname: str, a: dict, bucket: str, access: pulumi.Output, secret: pulumi.Output) -> Workload:
-        identities = pulumi.Output.secret(
+    def _seaweedfs(
+        self, wname: str, a: dict[str, Any], bucket: str, access: pulumi.Output[str], secret: pulumi.Output[str]
+    ) -> Workload:
+        identities: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(access, secret).apply(
                 lambda k: render_seaweedfs_identities(access_key=k[0], secret_key=k[1])
             )
@@ -207,7 +210,9 @@ class ObjectStore(pulumi.ComponentResource):
             resources=Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi"),
         )
 
-    def _minio(self, wname: str, a: dict, bucket: str, access: pulumi.Output, secret: pulumi.Output) -> Workload:
+    def _minio(
+        self, wname: str, a: dict[str, Any], bucket: str, access: pulumi.Output[str], secret: pulumi.Output[str]
+    ) -> Workload:
         # MinIO reads root credentials from *_FILE env vars pointing at files,
         # so the keys never sit in plain env or argv.
         return Workload(

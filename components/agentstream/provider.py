@@ -40,7 +40,7 @@ import sys
 import typing
 from collections.abc import Mapping
 from importlib import resources
-from typing import Any, ForwardRef, Optional, TypedDict
+from typing import Any, Callable, ForwardRef, Optional, TypedDict, TypeVar
 
 import pulumi
 from typing_extensions import Required
@@ -115,7 +115,9 @@ def _servable_type(annotation: Any) -> Any:
 def _copy(td: type, fields: dict[str, Any]) -> type:
     # typing's TypedDict: the analyzer finds optional keys through typing.is_typeddict,
     # which is False for typing_extensions' own class.
-    copy = TypedDict(td.__name__, fields, total=False)  # type: ignore[operator]
+    # mypy reads a TypedDict() call as a class definition and wants a literal
+    # name and fields; this one is built at run time.
+    copy = TypedDict(td.__name__, fields, total=False)  # type: ignore[misc]
     copy.__module__, copy.__qualname__, copy.__doc__ = td.__module__, td.__qualname__, td.__doc__
     return copy
 
@@ -177,7 +179,9 @@ class TargetArgs(TypedDict, total=False):
     """Run in a Kubernetes cluster; ``{}`` takes every default."""
 
 
-TargetArgs = _servable(TargetArgs)  # type: ignore[misc]  # the targets' args hold postponed annotations
+# The targets' args hold postponed annotations; the analyzer needs them
+# evaluated. For mypy, TargetArgs stays the class above (the same keys).
+TargetArgs = _servable(TargetArgs)  # type: ignore[assignment, misc]
 
 
 class Target(pulumi.ComponentResource):
@@ -192,7 +196,7 @@ class Target(pulumi.ComponentResource):
     kind: str
     """``docker`` or ``kubernetes``."""
 
-    def __init__(self, name: str, args: TargetArgs, opts: Optional[pulumi.ResourceOptions] = None):  # type: ignore[valid-type]
+    def __init__(self, name: str, args: TargetArgs, opts: Optional[pulumi.ResourceOptions] = None):
         a = check_args("TargetArgs", _whole_numbers(TargetArgs, args), TargetArgs.__annotations__)
         kinds = [k for k in TARGET_KINDS if k in a]
         if len(kinds) != 1:
@@ -201,7 +205,8 @@ class Target(pulumi.ComponentResource):
                 "allowed: exactly one of docker, kubernetes"
             )
         self.kind = kinds[0]
-        settings = a[self.kind] or {}
+        # Engine input, not yet checked: the target's own validation checks it.
+        settings: Any = a[self.kind] or {}
         # Checked before anything registers, as the Python targets do.
         (validate_docker_args if self.kind == "docker" else validate_kubernetes_args)(settings)
         super().__init__(self.pulumi_type, name, None, opts)
@@ -211,7 +216,10 @@ class Target(pulumi.ComponentResource):
         self.register_outputs({"kind": self.kind})
 
 
-def _served(component: type, args_type: type) -> type:
+C = TypeVar("C", bound=pulumi.ComponentResource)
+
+
+def _served(component: type[C], args_type: type) -> type[C]:
     """``component`` as served: a subclass whose ``__init__`` is annotated with
     ``args_type`` (what the analyzer reads), maps the engine's inputs back with
     ``_python_args``, and leaves the instance for references to resolve to.
@@ -220,8 +228,10 @@ def _served(component: type, args_type: type) -> type:
     qualified name, so the analyzer finds the output docstrings in its source.
     """
 
-    def __init__(self, name: str, args: Any, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        component.__init__(self, name, _python_args(args_type, args), opts)
+    def __init__(self: C, name: str, args: Any, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        # The components' own (name, args, opts), not ComponentResource's (t, name, props, opts).
+        init: Callable[..., None] = component.__init__
+        init(self, name, _python_args(args_type, args), opts)
         _remember(self)
 
     __init__.__annotations__ = {"name": str, "args": args_type, "opts": Optional[pulumi.ResourceOptions], "return": None}

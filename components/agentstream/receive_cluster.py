@@ -9,10 +9,14 @@
   single Compactor serve and compact the bucket (unlimited retention).
 * ``limits`` caps what one remote-write request may carry, per tenant, on the
   tier that takes remote write (routers, or every receiver without them).
+* ``query_frontend`` puts a Thanos Query Frontend in front of Query (split
+  range queries, retries, a results cache); ``query_url`` then points at it.
 """
 
 # No postponed annotations: see object_store.py.
-from typing import Optional, TypedDict
+import re
+from collections.abc import Mapping
+from typing import Any, Optional, TypedDict
 
 import pulumi
 from typing_extensions import Required
@@ -21,8 +25,10 @@ from . import versions
 from .config import (
     compact_args,
     query_args,
+    query_frontend_args,
     receive_args,
     render_endpoint_sd,
+    render_frontend_cache,
     render_hashring,
     render_receive_limits,
     router_args,
@@ -31,6 +37,7 @@ from .config import (
 from .config.thanos import (
     COMPACT_DATA_DIR,
     ENDPOINTS_FILE,
+    FRONTEND_CACHE_FILE,
     GRPC_PORT,
     HASHRINGS_FILE,
     HTTP_PORT,
@@ -49,6 +56,7 @@ from .validation import (
     check_bool,
     check_choice,
     check_duration,
+    check_host_port,
     check_image,
     check_int,
     check_keys,
@@ -92,6 +100,11 @@ MIN_RAW_RETENTION_SECONDS = 40 * 3600
 MIN_5M_RETENTION_SECONDS = 10 * 86400
 DEFAULT_QUERY_REPLICAS = 1
 DEFAULT_QUERY_PORT = 10902
+DEFAULT_FRONTEND_REPLICAS = 1
+DEFAULT_FRONTEND_SPLIT_INTERVAL = "24h"
+DEFAULT_FRONTEND_MAX_RETRIES = 5
+DEFAULT_FRONTEND_PORT = 10912
+DEFAULT_FRONTEND_CACHE_SIZE = "256MB"
 DEFAULT_REMOTE_WRITE_PORT = 19291
 REMOTE_WRITE_PATH = "/api/v1/receive"
 DEFAULT_STORAGE_SIZE = "10Gi"
@@ -120,6 +133,36 @@ class ReceiveLimits(TypedDict, total=False):
     """Default per-request limits for every tenant."""
     tenants: dict[str, RequestLimits]
     """Overrides per tenant; unset keys fall back to ``request``."""
+
+
+class QueryFrontendCache(TypedDict, total=False):
+    """The frontend's results cache."""
+
+    type: str
+    """``in-memory`` (default, per replica), ``memcached`` or ``redis`` (yours, shared by every replica)."""
+    max_size: str
+    """``in-memory`` only: its size, e.g. ``256MB`` (default)."""
+    addresses: list[str]
+    """``memcached`` only: ``host:port`` of each memcached server."""
+    address: str
+    """``redis`` only: ``host:port`` of the Redis server."""
+
+
+class QueryFrontendArgs(TypedDict, total=False):
+    """Thanos Query Frontend: splits range queries, retries, caches results."""
+
+    enabled: bool
+    """Deploy it (default True when the mapping is given)."""
+    replicas: int
+    """Frontend replicas (default 1)."""
+    split_interval: str
+    """Range queries are split into pieces this long, run in parallel and cached one by one (default ``24h``)."""
+    max_retries: int
+    """Retries of a failed piece (default 5)."""
+    cache: QueryFrontendCache
+    """Results cache (default: in memory, 256MB)."""
+    port: int
+    """Host port on Docker (default 10912); Query keeps ``query_port``."""
 
 
 class ReceiveClusterArgs(TypedDict, total=False):
@@ -157,6 +200,8 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """Thanos Query replicas (default 1)."""
     query_port: int
     """Host port for the Query UI/API on Docker (default 10902)."""
+    query_frontend: QueryFrontendArgs
+    """A Thanos Query Frontend in front of Query (default: none); ``query_url`` then points at it."""
     remote_write_port: int
     """Host port for remote write on Docker (default 19291)."""
     publish_remote_write: bool
@@ -173,7 +218,7 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """The bucket receive uploads blocks to; with it come a Store gateway and a Compactor (default: none, no bucket)."""
 
 
-def validate_receive_args(args: ReceiveClusterArgs) -> dict:
+def validate_receive_args(args: Mapping[str, Any]) -> dict[str, Any]:
     """The settings (args without ``target``, ``object_store``) merged with defaults, or raise ``ValueError``."""
     a = check_args("ReceiveClusterArgs", args, ReceiveClusterArgs.__annotations__)
     replicas = check_int("receive.replicas", a.setdefault("replicas", DEFAULT_REPLICAS), 1, 64)
@@ -229,20 +274,82 @@ def validate_receive_args(args: ReceiveClusterArgs) -> dict:
     check_int("receive.queryReplicas", a.setdefault("query_replicas", DEFAULT_QUERY_REPLICAS), 1, 16)
     check_port("receive.queryPort", a.setdefault("query_port", DEFAULT_QUERY_PORT))
     check_port("receive.remoteWritePort", a.setdefault("remote_write_port", DEFAULT_REMOTE_WRITE_PORT))
+    a["query_frontend"] = validate_query_frontend(a.get("query_frontend"))
+    ports = {"queryPort": a["query_port"]}
     if check_bool("receive.publishRemoteWrite", a.setdefault("publish_remote_write", True)):
-        check_unique("receive host ports (queryPort, remoteWritePort)", [a["query_port"], a["remote_write_port"]])
+        ports["remoteWritePort"] = a["remote_write_port"]
+    if a["query_frontend"]:
+        ports["queryFrontend.port"] = a["query_frontend"]["port"]
+    if len(ports) > 1:
+        check_unique(f"receive host ports ({', '.join(ports)})", list(ports.values()))
     check_size("receive.storageSize", a.setdefault("storage_size", DEFAULT_STORAGE_SIZE))
     a["limits"] = validate_limits(a.get("limits"))
     check_image("images.thanos", a.setdefault("image", versions.THANOS_IMAGE))
     return a
 
 
-def validate_limits(limits: object) -> Optional[dict]:
+FRONTEND_KEYS = tuple(QueryFrontendArgs.__annotations__)
+FRONTEND_CACHE_KEYS = {"in-memory": ("type", "max_size"), "memcached": ("type", "addresses"), "redis": ("type", "address")}
+# Thanos' byte sizes in cache configs: a number and a unit.
+_BYTE_SIZE_RE = re.compile(r"^[1-9][0-9]*(B|KB|MB|GB|KiB|MiB|GiB)$")
+
+
+def validate_query_frontend(fe: object) -> Optional[dict[str, Any]]:
+    """None (no frontend) or its settings with defaults. Messages name the
+    stack-config keys (camelCase), as elsewhere."""
+    if fe is None:
+        return None
+    f = dict(check_keys("receive.queryFrontend", fe, FRONTEND_KEYS))
+    if not check_bool("receive.queryFrontend.enabled", f.pop("enabled", True)):
+        if f:
+            raise ValueError(
+                f"receive.queryFrontend.{_camel(next(iter(f)))}: has no effect with enabled false; allowed: remove it, "
+                "or enable the frontend"
+            )
+        return None
+    check_int("receive.queryFrontend.replicas", f.setdefault("replicas", DEFAULT_FRONTEND_REPLICAS), 1, 16)
+    check_duration("receive.queryFrontend.splitInterval", f.setdefault("split_interval", DEFAULT_FRONTEND_SPLIT_INTERVAL))
+    check_int("receive.queryFrontend.maxRetries", f.setdefault("max_retries", DEFAULT_FRONTEND_MAX_RETRIES), 0, 100)
+    check_port("receive.queryFrontend.port", f.setdefault("port", DEFAULT_FRONTEND_PORT))
+    cache = dict(check_keys("receive.queryFrontend.cache", f.get("cache", {}), ("type", "max_size", "addresses", "address")))
+    kind = cache.setdefault("type", "in-memory")
+    check_choice("receive.queryFrontend.cache.type", kind, FRONTEND_CACHE_KEYS)
+    for key in cache:
+        if key not in FRONTEND_CACHE_KEYS[kind]:
+            raise ValueError(
+                f"receive.queryFrontend.cache.{_camel(key)}: has no effect with cache type {kind!r}; allowed keys: "
+                f"{', '.join(map(_camel, FRONTEND_CACHE_KEYS[kind]))}"
+            )
+    if kind == "in-memory":
+        size = cache.setdefault("max_size", DEFAULT_FRONTEND_CACHE_SIZE)
+        if not isinstance(size, str) or not _BYTE_SIZE_RE.match(size):
+            raise ValueError(
+                f"receive.queryFrontend.cache.maxSize: {size!r} is not a size; allowed: a number and a unit, e.g. 256MB, 1GB"
+            )
+    elif kind == "memcached":
+        addresses = check_list("receive.queryFrontend.cache.addresses", cache.get("addresses"))
+        if not addresses:
+            raise ValueError("receive.queryFrontend.cache.addresses: required for memcached; allowed: a list of host:port")
+        for i, addr in enumerate(addresses):
+            check_host_port(f"receive.queryFrontend.cache.addresses[{i}]", addr)
+    else:
+        check_host_port("receive.queryFrontend.cache.address", cache.get("address"))
+    f["cache"] = cache
+    return f
+
+
+def _camel(key: str) -> str:
+    """The stack-config spelling of an arg name, for messages (max_size -> maxSize)."""
+    head, *rest = key.split("_")
+    return head + "".join(w.title() for w in rest)
+
+
+def validate_limits(limits: object) -> Optional[dict[str, Any]]:
     """None (no limits file) or the limits with every value checked."""
     if limits is None:
         return None
-    check_keys("receive.limits", limits, LIMITS_KEYS)
-    out: dict = {"max_concurrency": check_int("receive.limits.max_concurrency", limits.get("max_concurrency", 0), 0)}
+    limits = check_keys("receive.limits", limits, LIMITS_KEYS)
+    out: dict[str, Any] = {"max_concurrency": check_int("receive.limits.max_concurrency", limits.get("max_concurrency", 0), 0)}
     request = check_keys("receive.limits.request", limits.get("request", {}), REQUEST_LIMIT_KEYS)
     out["request"] = {k: check_int(f"receive.limits.request.{k}", v, 0) for k, v in request.items()}
     tenants = limits.get("tenants", {})
@@ -257,7 +364,7 @@ def validate_limits(limits: object) -> Optional[dict]:
     return out
 
 
-def request_limits_for(limits: Optional[dict], tenant: str) -> dict[str, int]:
+def request_limits_for(limits: Optional[Mapping[str, Any]], tenant: str) -> dict[str, int]:
     """The limits Receive applies to one tenant's requests (0: unlimited)."""
     merged = {k: 0 for k in REQUEST_LIMIT_KEYS}
     if limits:
@@ -284,6 +391,8 @@ class ReceiveCluster(pulumi.ComponentResource):
     external_remote_write_url: pulumi.Output[str]
     """Remote write for a person or a remote edge: the published port or the ingress."""
     query_url: pulumi.Output[str]
+    """Where to query: the Query Frontend when there is one, else Query."""
+    query_direct_url: pulumi.Output[str]
     """Thanos Query's HTTP API and UI."""
     store_endpoints: pulumi.Output[list[str]]
     """gRPC StoreAPI endpoints Query fans out to."""
@@ -448,6 +557,25 @@ class ReceiveCluster(pulumi.ComponentResource):
             + REMOTE_WRITE_PATH
         )
         self.query_url = pulumi.Output.from_input(query_deployed.urls["http"])
+        # Query itself, also when a frontend answers query_url.
+        self.query_direct_url = self.query_url
+        fe = a["query_frontend"]
+        if fe:
+            self.query_frontend = Workload(
+                name=f"{name}-query-frontend",
+                component="query-frontend",
+                image=image,
+                args=query_frontend_args(a, downstream_url=f"http://{target.service_host(self.query.name)}:{HTTP_PORT}"),
+                replicas=fe["replicas"],
+                ports=[Port("http", HTTP_PORT, publish=True, host_port=fe["port"])],
+                health=HealthCheck(port=HTTP_PORT),
+                config_files=[ConfigFile(FRONTEND_CACHE_FILE, render_frontend_cache(fe["cache"]))],
+                user=THANOS_UID,
+            )
+            self.workloads.append(self.query_frontend)
+            frontend_deployed = target.deploy(self.query_frontend, parent=self, depends_on=query_deployed.resources)
+            self.deployments.append(frontend_deployed)
+            self.query_url = pulumi.Output.from_input(frontend_deployed.urls["http"])
         self.store_endpoints = pulumi.Output.from_input(store_endpoints)
         self.hashring = pulumi.Output.from_input(self.hashring_json)
         self.tenant_header = a["tenant_header"]
@@ -455,6 +583,7 @@ class ReceiveCluster(pulumi.ComponentResource):
             {
                 "remote_write_url": self.remote_write_url,
                 "query_url": self.query_url,
+                "query_direct_url": self.query_direct_url,
                 "store_endpoints": self.store_endpoints,
                 "hashring": self.hashring,
             }

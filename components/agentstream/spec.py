@@ -25,7 +25,7 @@ INSTANCE_ENV = "INSTANCE"
 INSTANCE_ARG = f"$({INSTANCE_ENV})"
 
 # Content can be known now (a str) or later (an Output, e.g. a secret).
-Content = Union[str, pulumi.Output]
+Content = Union[str, pulumi.Output[str]]
 
 
 def instance_names(workload_name: str, replicas: int) -> list[str]:
@@ -120,7 +120,7 @@ class Workload:
     env: dict[str, str] = field(default_factory=dict)
     # Env vars whose values are secrets (Docker: secret envs, Kubernetes:
     # secretKeyRef). Used only when the server reads credentials from env.
-    secret_env: dict[str, pulumi.Output] = field(default_factory=dict)
+    secret_env: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     user: str = "65534"           # nobody, as in the upstream images
     resources: Resources = field(default_factory=Resources)
     # Seconds between SIGTERM and SIGKILL when an instance stops (Docker:

@@ -13,7 +13,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Iterable, Optional
+from typing import Any, Iterable, Literal, Optional, TypeVar, overload
 from urllib.parse import urlsplit
 
 from .pinning import PINNED_FORMS, image_problem
@@ -25,6 +25,8 @@ LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 DURATION_RE = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
 # DNS-1123 label: Docker container names and Kubernetes object names both accept it.
 RESOURCE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+T = TypeVar("T")
 
 
 def check_choice(field: str, value: object, allowed: Iterable[object]) -> None:
@@ -50,7 +52,7 @@ def check_bool(field: str, value: object) -> bool:
     return value
 
 
-def check_list(field: str, value: object) -> list:
+def check_list(field: str, value: object) -> list[Any]:
     """A list (a string would otherwise be iterated character by character)."""
     if not isinstance(value, list):
         raise ValueError(f"{field}: must be a list, got {value!r}")
@@ -65,9 +67,10 @@ def check_label_name(field: str, value: object) -> str:
     return value
 
 
-def check_keys(field: str, value: object, allowed: Iterable[str]) -> dict:
-    """A mapping whose keys are all in ``allowed``; names the first stray key
-    and, for a misspelling of an allowed one, which key was meant."""
+def check_keys(field: str, value: object, allowed: Iterable[str]) -> dict[str, Any]:
+    """A mapping whose keys are all in ``allowed`` (so all strings), returned
+    as it is (not copied); names the first stray key and, for a misspelling
+    of an allowed one, which key was meant."""
     allowed = tuple(allowed)
     if not isinstance(value, dict):
         raise ValueError(f"{field}: must be a mapping; allowed keys: {', '.join(allowed)}")
@@ -92,7 +95,7 @@ def suggest_key(key: object, allowed: Iterable[str]) -> Optional[str]:
     return close[0] if close else None
 
 
-def check_args(field: str, args: object, allowed: Iterable[str]) -> dict:
+def check_args(field: str, args: object, allowed: Iterable[str]) -> dict[str, Any]:
     """A component's args mapping (``field`` names its TypedDict), as a new
     dict. A wrong key would otherwise be ignored and its default deployed."""
     allowed = tuple(allowed)
@@ -103,7 +106,7 @@ def check_args(field: str, args: object, allowed: Iterable[str]) -> dict:
     return check_keys(field, dict(args), allowed)
 
 
-def check_instance(field: str, value: object, cls: type, allowed: str) -> object:
+def check_instance(field: str, value: object, cls: type[T], allowed: str) -> T:
     """A dependency of the right class: a name or an args dict passed where a
     component belongs fails here, not deep inside as an AttributeError."""
     if not isinstance(value, cls):
@@ -111,7 +114,21 @@ def check_instance(field: str, value: object, cls: type, allowed: str) -> object
     return value
 
 
-def pop_dependency(args_name: str, args: dict, key: str, cls: type, allowed: str, required: bool = True) -> object:
+@overload
+def pop_dependency(
+    args_name: str, args: dict[str, Any], key: str, cls: type[T], allowed: str, required: Literal[True] = True
+) -> T: ...
+
+
+@overload
+def pop_dependency(
+    args_name: str, args: dict[str, Any], key: str, cls: type[T], allowed: str, required: bool
+) -> Optional[T]: ...
+
+
+def pop_dependency(
+    args_name: str, args: dict[str, Any], key: str, cls: type[T], allowed: str, required: bool = True
+) -> Optional[T]:
     """Take a dependency (a target, an object store, a receive cluster) out of
     checked args, so only settings remain, and check its class with
     ``check_instance``. An optional one that is absent or None gives None."""
@@ -180,7 +197,8 @@ def check_port(field: str, value: object) -> int:
 def check_image(field: str, value: object) -> str:
     """A pinned image reference, by the one rule the policy pack also applies."""
     problem = image_problem(value)
-    if problem:
+    # A non-string always has a problem; the isinstance only tells the type checker.
+    if problem or not isinstance(value, str):
         raise ValueError(f"{field}: {problem}; allowed: {PINNED_FORMS}")
     return value
 
@@ -207,7 +225,7 @@ def check_size(field: str, value: object) -> str:
     """A storage size: a Kubernetes quantity of bytes, above zero. The milli
     suffix is refused: "500m" is half a byte, almost surely meant as 500M."""
     m = QUANTITY_RE.match(value) if isinstance(value, str) else None
-    if m is None or m.group(1) == "-" or Decimal(m.group(2)) == 0 or m.group(3) == "m":
+    if not isinstance(value, str) or m is None or m.group(1) == "-" or Decimal(m.group(2)) == 0 or m.group(3) == "m":
         raise ValueError(
             f"{field}: {value!r} is not a valid size; allowed: a positive Kubernetes quantity of bytes such as "
             "10Gi, 500Mi or 500M (suffixes Ki, Mi, Gi, Ti, Pi, Ei, k, M, G, T, P, E; no space)"
@@ -346,7 +364,7 @@ def host_port_problem(value: str) -> Optional[str]:
 def check_host_port(field: str, value: object) -> str:
     """A scrape target: host:port and nothing else."""
     problem = host_port_problem(value) if isinstance(value, str) else "not a string"
-    if problem:
+    if problem or not isinstance(value, str):
         raise ValueError(
             f"{field}: {value!r} is not host:port ({problem}); allowed: a DNS name or IP address (IPv6 in "
             "brackets) and a port 1-65535, e.g. node-exporter:9100 or [fd00::1]:9100"
@@ -382,7 +400,7 @@ def http_url_problem(value: str) -> Optional[str]:
 
 def check_http_url(field: str, value: object) -> str:
     problem = http_url_problem(value) if isinstance(value, str) else "not a string"
-    if problem:
+    if problem or not isinstance(value, str):
         raise ValueError(
             f"{field}: {redact_userinfo(value)!r} is not an http(s) URL ({problem}); allowed: http:// or https://, "
             "a host and an optional port and path, e.g. https://receive.example.com/api/v1/receive"

@@ -1,7 +1,7 @@
 """What the components render, checked by the real binaries.
 
 * every agent config of every shipped stack passes `promtool check config --agent`;
-* every Thanos command line (receive, router, query, store, compact) of every
+* every Thanos command line (receive, router, query, query-frontend, store, compact) of every
   shipped stack gets past the real binary's flag parser. A flag typo fails.
 * a real agent, with the config and secret file a fleet renders, remote-writes
   Remote Write 1.0 with the tenant header and its credentials.
@@ -83,7 +83,7 @@ def thanos_command_lines(run: StackRun) -> list[tuple[str, list[str], dict[str, 
     return found
 
 
-THANOS_COMMANDS = ("receive", "query", "store", "compact")
+THANOS_COMMANDS = ("receive", "query", "store", "compact", "query-frontend")
 
 
 @pytest.mark.parametrize("stack_name", shipped_stacks())
@@ -154,14 +154,16 @@ def test_thanos_command_lines_parse(stack_name, thanos_binary):
         assert lines == []  # edges run agents only
         return
     assert {args[0] for _, args, _ in lines} >= {"receive", "query", "store", "compact"}
+    if stack_name in ("k8s", "central"):
+        assert "query-frontend" in {args[0] for _, args, _ in lines}
     for where, args, files in lines:
         # Listen on ephemeral loopback ports so parallel processes never clash.
         local = [a for a in args if not a.startswith(("--http-address", "--grpc-address", "--remote-write.address"))]
         local += ["--http-address=127.0.0.1:0", "--grpc-address=127.0.0.1:0"]
         if args[0] == "receive":
             local.append("--remote-write.address=127.0.0.1:0")
-        if args[0] == "compact":
-            local.remove("--grpc-address=127.0.0.1:0")  # compact has no gRPC server
+        if args[0] in ("compact", "query-frontend"):
+            local.remove("--grpc-address=127.0.0.1:0")  # no gRPC server in these
         running, out = start(thanos_binary, local, files)
         assert running, f"{where}: thanos exited with its rendered command line and files:\n{out[-3000:]}"
         assert "try --help" not in out

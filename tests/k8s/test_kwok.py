@@ -101,8 +101,8 @@ def test_k8s_stack_up_again_destroy(backend, kube):
     stack = backend.stack("k8s", shipped_config("k8s"))
     res = stack.up()
     log(f"k8s: {res.summary.resource_changes}")
-    # 3 receivers, 2 routers, 2 query, store, compact, seaweedfs, 2 x 2 agents.
-    assert_running(kube, "agentstream", 3 + 2 + 2 + 1 + 1 + 1 + 4)
+    # 3 receivers, 2 routers, 2 query, query frontend, store, compact, seaweedfs, 2 x 2 agents.
+    assert_running(kube, "agentstream", 3 + 2 + 2 + 1 + 1 + 1 + 1 + 4)
     # Restricted Pod Security is enforced on the namespace and every pod was admitted.
     ns = kube.json("get", "namespace", "agentstream")
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"

@@ -1,10 +1,11 @@
 """Kubernetes tier 2 (``-m k8s_real``): the pipeline on real pods.
 
-The shipped ``k8s`` stack (3 receivers at RF 3 behind 2 routers, 2 query,
-store, compact, SeaweedFS, two fleets of 2 agents), deployed by the real
-engine onto a cluster with a real kubelet (CI: k8s-local mode real, the
-pinned images loaded into its containerd). Two test settings: 5 s scrapes
-and 1 m blocks, so changes and uploads show within minutes.
+The shipped ``k8s`` stack (3 receivers at RF 3 behind 2 routers, query and
+a query frontend, store, compact, SeaweedFS, two fleets of 2 agents),
+deployed by the real engine onto a cluster with a real kubelet (CI:
+k8s-local mode real, the pinned images loaded into its containerd). Test
+settings: 5 s scrapes and 1 m blocks, so changes and uploads show within
+minutes, and one Query replica instead of two (CPU requests of a 2-core node).
 
 Read back through ``kubectl port-forward`` to Query: the global view per
 fleet, one deduplicated series per target, blocks in the bucket served by
@@ -38,6 +39,9 @@ def k8s_config(scrape_interval: str = f"{SCRAPE}s", retention: str = "6h") -> di
     cfg = shipped_config("k8s")
     cfg["agentstream:receive"] = {
         **cfg["agentstream:receive"], "blockDuration": "1m", "bucketSyncInterval": "15s", "retention": retention,
+        # One Query instead of two: the stack's CPU requests (1.95 cores with
+        # the edge's agent) must fit this 2-core node.
+        "queryReplicas": 1,
     }
     cfg["agentstream:fleets"] = [{**f, "scrapeInterval": scrape_interval} for f in cfg["agentstream:fleets"]]
     return cfg
@@ -117,7 +121,8 @@ def test_every_pod_runs_and_second_up_changes_nothing(pipeline, kube):
         p["metadata"]["name"] for p in pods
         if not any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
     ]
-    assert len(pods) == 3 + 2 + 2 + 1 + 1 + 1 + 4 and not not_ready, not_ready
+    # receivers, routers, query, query frontend, store, compact, seaweedfs, agents
+    assert len(pods) == 3 + 2 + 1 + 1 + 1 + 1 + 1 + 4 and not not_ready, not_ready
     no_changes(stack)
 
 
@@ -168,6 +173,26 @@ def test_blocks_in_the_bucket_and_the_store_serves_them(pipeline, kube):
     served = wait_for("the store gateway to serve the uploaded blocks", store_serves, timeout=180, interval=10)
     first = min(b["minTime"] for b in found)
     assert served[0]["minTime"] <= first, (served, first)
+
+
+def test_query_frontend_answers_range_queries_as_query_does(pipeline, kube):
+    """The stack's query_url is the Query Frontend: a range query over the
+    last hour through it returns what Query returns directly."""
+    stack, direct = pipeline
+    assert stack.outputs()["query_url"] == f"http://central-query-frontend.{NS}.svc.cluster.local:10902"
+    wait_for("samples in the view", lambda: direct.query('up{cluster="batmobile"}'), timeout=120)
+    step = 15
+    end = (int(time.time()) - 30) // step * step
+    start = end - 3600
+    selector = 'up{cluster=~"batmobile|batcopter"}'
+
+    def normal(result):
+        return sorted((tuple(sorted(s["metric"].items())), tuple(tuple(v) for v in s["values"])) for s in result)
+
+    with kube.port_forward(NS, "svc/central-query-frontend", 10902) as url:
+        through_frontend = Query(url).query_range(selector, start, end, step)
+    assert len(through_frontend) == 4, through_frontend
+    assert normal(through_frontend) == normal(direct.query_range(selector, start, end, step))
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,17 @@ EXTERNAL_OK = "type: S3\nconfig:\n  bucket: b\n  endpoint: s3.example.com\n"
 
 # id: (stack, overrides, substrings the message must contain: key..., allowed...)
 CASES = {
+    # The Query Frontend: camelCase keys, nested, each checked.
+    "frontend-camel-unknown": ("k8s", {"agentstream:receive": {"queryFrontend": {"split_interval": "1h"}}}, ["receive.queryFrontend", "split_interval", "splitInterval"]),
+    "frontend-enabled-string": ("k8s", {"agentstream:receive": {"queryFrontend": {"enabled": "true"}}}, ["receive.queryFrontend.enabled", "true, false"]),
+    "frontend-disabled-with-keys": ("k8s", {"agentstream:receive": {"queryFrontend": {"enabled": False, "maxRetries": 3}}}, ["receive.queryFrontend.maxRetries", "has no effect"]),
+    "frontend-zero-split": ("k8s", {"agentstream:receive": {"queryFrontend": {"splitInterval": "0h"}}}, ["receive.queryFrontend.splitInterval", "zero duration"]),
+    "frontend-cache-type": ("k8s", {"agentstream:receive": {"queryFrontend": {"cache": {"type": "varnish"}}}}, ["receive.queryFrontend.cache.type", "in-memory, memcached, redis"]),
+    "frontend-cache-size": ("k8s", {"agentstream:receive": {"queryFrontend": {"cache": {"maxSize": "lots"}}}}, ["receive.queryFrontend.cache.maxSize", "256MB"]),
+    "frontend-memcached-url": ("k8s", {"agentstream:receive": {"queryFrontend": {"cache": {"type": "memcached", "addresses": ["http://mc:11211"]}}}}, ["receive.queryFrontend.cache.addresses[0]", "host:port"]),
+    "frontend-memcached-string": ("k8s", {"agentstream:receive": {"queryFrontend": {"cache": {"type": "memcached", "addresses": "mc:11211"}}}}, ["receive.queryFrontend.cache.addresses", "list"]),
+    "frontend-redis-with-addresses": ("k8s", {"agentstream:receive": {"queryFrontend": {"cache": {"type": "redis", "addresses": ["r:6379"]}}}}, ["receive.queryFrontend.cache.addresses", "has no effect with cache type 'redis'"]),
+    "frontend-port-clash": ("dev", {"agentstream:receive": {"replicas": 3, "queryFrontend": {"port": 10902}}}, ["queryFrontend.port", "more than once"]),
     "rf-greater-than-replicas": ("dev", {"agentstream:receive": {"replicas": 2, "replicationFactor": 3}}, ["replicationFactor", "allowed values: 1 to 2"]),
     "rf-zero": ("dev", {"agentstream:receive": {"replicas": 3, "replicationFactor": 0}}, ["replicationFactor", "allowed values: integers >= 1"]),
     "rf-negative": ("k8s", {"agentstream:receive": {"replicationFactor": -1}}, ["replicationFactor", ">= 1"]),

@@ -91,7 +91,7 @@ def test_target_takes_the_python_targets_args_as_types(schema):
 
 def test_nested_args_are_types_and_outputs_are_typed(schema):
     types = schema["types"]
-    for name in ("ReceiveLimits", "RequestLimits", "QueueConfig", "RemoteWriteAuth", "IngressArgs"):
+    for name in ("ReceiveLimits", "RequestLimits", "QueueConfig", "RemoteWriteAuth", "IngressArgs", "QueryFrontendArgs", "QueryFrontendCache"):
         assert f"agentstream:index:{name}" in types, name
     fleet = schema["resources"]["agentstream:index:AgentFleet"]
     assert fleet["inputProperties"]["queueConfig"]["$ref"] == "#/types/agentstream:index:QueueConfig"
@@ -104,7 +104,7 @@ def test_nested_args_are_types_and_outputs_are_typed(schema):
         outputs = schema["resources"][token]["properties"]
         assert all(p.get("description") for p in outputs.values()), (token, outputs)
     receive = schema["resources"]["agentstream:index:ReceiveCluster"]["properties"]
-    assert set(receive) == {"remoteWriteUrl", "externalRemoteWriteUrl", "queryUrl", "storeEndpoints", "hashring", "tenantHeader"}
+    assert set(receive) == {"remoteWriteUrl", "externalRemoteWriteUrl", "queryUrl", "queryDirectUrl", "storeEndpoints", "hashring", "tenantHeader"}
     assert set(schema["resources"]["agentstream:index:ObjectStore"]["properties"]) == {"objstoreConfig", "endpoint", "bucket"}
 
 

@@ -21,7 +21,7 @@ def build(args=None, engine="seaweedfs"):
     def program(target):
         store = a.ObjectStore("objstore", {"engine": engine, "target": target}) if engine else None
         rc = a.ReceiveCluster("central", {**(args or {}), "target": target, "object_store": store})
-        for k in ("query_url", "remote_write_url", "external_remote_write_url", "store_endpoints", "hashring"):
+        for k in ("query_url", "query_direct_url", "remote_write_url", "external_remote_write_url", "store_endpoints", "hashring"):
             pulumi.export(k, getattr(rc, k))
 
     return program
@@ -436,3 +436,49 @@ def test_bad_python_args_register_nothing_of_the_cluster(make, error, needle):
         run_on("docker", make)
     assert needle in str(e.value), str(e.value)
     assert not [r for r in e.value.recorded if r.name.startswith("central")]
+
+
+# -- query frontend -----------------------------------------------------------------------------
+def workload_args(run, kind, workload):
+    if kind == "docker":
+        return R.containers_of(run, workload)[0].inputs["command"]
+    return R.main_container(R.k8s_workload(run, workload))["args"]
+
+
+@pytest.mark.parametrize("kind", ["docker", "kubernetes"])
+def test_query_frontend_in_front_of_query(kind):
+    run = run_on(kind, build({"query_frontend": {"replicas": 2, "split_interval": "12h"}}))
+    args = workload_args(run, kind, "central-query-frontend")
+    assert args[0] == "query-frontend"
+    assert R.flag(args, "query-frontend.downstream-url") == f"http://{svc(kind, 'central-query')}:10902"
+    assert R.flag(args, "query-range.split-interval") == "12h"
+    assert R.flag(args, "query-range.max-retries-per-request") == "5"
+    cache = yaml.safe_load(file_of(run, kind, "central-query-frontend", "/etc/thanos/frontend-cache.yml"))
+    assert cache == {"type": "IN-MEMORY", "config": {"max_size": "256MB"}}
+    if kind == "docker":
+        # Both published: the frontend for people, Query for comparison and tools.
+        assert run.outputs["query_url"] == "http://127.0.0.1:10912"
+        assert run.outputs["query_direct_url"] == "http://127.0.0.1:10902"
+        assert len(R.containers_of(run, "central-query-frontend")) == 2
+    else:
+        assert run.outputs["query_url"] == f"http://central-query-frontend.{NS}.svc.cluster.local:10902"
+        assert run.outputs["query_direct_url"] == f"http://central-query.{NS}.svc.cluster.local:10902"
+        assert R.k8s_workload(run, "central-query-frontend").inputs["spec"]["replicas"] == 2
+
+
+@pytest.mark.parametrize("cache,expected", [
+    ({"type": "memcached", "addresses": ["memcached-0:11211", "memcached-1:11211"]},
+     {"type": "MEMCACHED", "config": {"addresses": ["memcached-0:11211", "memcached-1:11211"]}}),
+    ({"type": "redis", "address": "redis:6379"}, {"type": "REDIS", "config": {"addr": "redis:6379"}}),
+    ({"max_size": "1GB"}, {"type": "IN-MEMORY", "config": {"max_size": "1GB"}}),
+])
+def test_query_frontend_cache(cache, expected):
+    run = run_on("kubernetes", build({"query_frontend": {"cache": cache}}))
+    assert yaml.safe_load(file_of(run, "kubernetes", "central-query-frontend", "/etc/thanos/frontend-cache.yml")) == expected
+
+
+def test_no_query_frontend_by_default_or_when_disabled():
+    for args in ({}, {"query_frontend": {"enabled": False}}):
+        run = run_on("kubernetes", build(args))
+        assert [r for r in R.k8s_objects(run) if "query-frontend" in r.name] == []
+        assert run.outputs["query_url"] == run.outputs["query_direct_url"]

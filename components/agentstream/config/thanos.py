@@ -124,6 +124,7 @@ HASHRINGS_FILE = "/etc/thanos/hashrings.json"
 OBJSTORE_FILE = "/etc/thanos/objstore.yml"
 LIMITS_FILE = "/etc/thanos/limits.yml"
 ENDPOINTS_FILE = "/etc/thanos/endpoints.yaml"
+FRONTEND_CACHE_FILE = "/etc/thanos/frontend-cache.yml"
 RECEIVE_DATA_DIR = "/var/thanos/receive"
 STORE_DATA_DIR = "/var/thanos/store"
 COMPACT_DATA_DIR = "/var/thanos/compact"
@@ -251,6 +252,39 @@ def compact_args(settings: Mapping[str, Any]) -> list[str]:
         f"--retention.resolution-5m={settings['bucket_retention_5m']}",
         f"--retention.resolution-1h={settings['bucket_retention_1h']}",
     ]
+
+
+def query_frontend_args(settings: Mapping[str, Any], *, downstream_url: str) -> list[str]:
+    """The Query Frontend's argv: in front of Query, it splits a range query
+    into ``split_interval`` pieces (run in parallel, cached one by one),
+    retries a failed piece, and answers repeated ranges from its results
+    cache. HTTP only: it speaks Query's HTTP API, not the StoreAPI."""
+    fe = settings["query_frontend"]
+    return [
+        "query-frontend",
+        "--log.level=info",
+        f"--http-address=0.0.0.0:{HTTP_PORT}",
+        f"--query-frontend.downstream-url={downstream_url}",
+        f"--query-range.split-interval={fe['split_interval']}",
+        f"--query-range.max-retries-per-request={fe['max_retries']}",
+        f"--query-range.response-cache-config-file={FRONTEND_CACHE_FILE}",
+        # Label and series requests are split and cached the same way.
+        f"--labels.split-interval={fe['split_interval']}",
+        f"--labels.max-retries-per-request={fe['max_retries']}",
+        f"--labels.response-cache-config-file={FRONTEND_CACHE_FILE}",
+    ]
+
+
+def render_frontend_cache(cache: Mapping[str, Any]) -> str:
+    """The frontend's results cache (``--query-range.response-cache-config``):
+    in memory (per replica), or a shared memcached or Redis the user runs."""
+    if cache["type"] == "memcached":
+        doc: dict[str, Any] = {"type": "MEMCACHED", "config": {"addresses": list(cache["addresses"])}}
+    elif cache["type"] == "redis":
+        doc = {"type": "REDIS", "config": {"addr": cache["address"]}}
+    else:
+        doc = {"type": "IN-MEMORY", "config": {"max_size": cache["max_size"]}}
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def _server_flags() -> list[str]:

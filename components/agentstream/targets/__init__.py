@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 
@@ -50,16 +50,23 @@ class Target(pulumi.ComponentResource, abc.ABC):
         return self.instance_host(workload_name, INSTANCE_ARG)
 
     @abc.abstractmethod
-    def deploy(self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list] = None) -> Deployed:
+    def deploy(
+        self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list[pulumi.Resource]] = None
+    ) -> Deployed:
         """Create the resources that run ``workload`` as children of ``parent``."""
 
 
-def split_args(args_type: type, args: object) -> "tuple[dict, Target]":
+def split_args(args_type: type, args: object) -> "tuple[dict[str, Any], Target]":
     """A component's args as (the rest, the target): a mapping of known keys
     (``TypeError``/``ValueError`` otherwise), with its required ``target``
     taken out and checked to be a target."""
     a = check_args(args_type.__name__, args, args_type.__annotations__)
-    return a, pop_dependency(args_type.__name__, a, "target", Target, "a DockerTarget or KubernetesTarget")
+    # mypy takes only concrete classes for type[T] (python/mypy#4717); an
+    # isinstance check against the abstract base is what is wanted here.
+    target = pop_dependency(
+        args_type.__name__, a, "target", Target, "a DockerTarget or KubernetesTarget"  # type: ignore[type-abstract]
+    )
+    return a, target
 
 
 from .docker import DockerTarget, DockerTargetArgs  # noqa: E402

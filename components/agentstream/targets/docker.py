@@ -39,7 +39,7 @@ class DockerTargetArgs(TypedDict, total=False):
     Docker analogue of another namespace in the same cluster)."""
 
 
-def validate_docker_args(args: Optional[DockerTargetArgs]) -> dict:
+def validate_docker_args(args: Optional[DockerTargetArgs]) -> dict[str, Any]:
     """The target's settings with defaults, or raise before anything exists."""
     a = check_args("DockerTargetArgs", args, DockerTargetArgs.__annotations__)
     check_name("docker.network", a.setdefault("network", DEFAULT_NETWORK))
@@ -61,11 +61,11 @@ class DockerTarget(Target):
 
     def __init__(self, name: str, args: Optional[DockerTargetArgs] = None, opts: Optional[pulumi.ResourceOptions] = None):
         a = validate_docker_args(args)
-        self.network_name = a["network"]
-        self.publish_address = a["publish_address"]
-        self.restart = a["restart"]
-        self.wait = a["wait"]
-        self.create_network = a["create_network"]
+        self.network_name: str = a["network"]
+        self.publish_address: str = a["publish_address"]
+        self.restart: str = a["restart"]
+        self.wait: bool = a["wait"]
+        self.create_network: bool = a["create_network"]
         super().__init__("agentstream:index:DockerTarget", name, None, opts)
         self._prefix = name
 
@@ -110,7 +110,9 @@ class DockerTarget(Target):
             )
         return self._shared_volumes[name]
 
-    def deploy(self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list] = None) -> Deployed:
+    def deploy(
+        self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list[pulumi.Resource]] = None
+    ) -> Deployed:
         image = self._image(workload.image)
         deployed = Deployed(workload=workload)
         previous: Optional[docker.Container] = None

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Optional, TypedDict
+from typing import Any, Optional, TypedDict, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Workload
+from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Port, Workload
 from ..validation import (
     DNS_SUBDOMAIN_RE,
     check_args,
@@ -71,11 +71,11 @@ class KubernetesTargetArgs(TypedDict, total=False):
     """Expose remote write outside the cluster (default: not exposed)."""
 
 
-def validate_ingress(ingress: object) -> Optional[dict]:
+def validate_ingress(ingress: object) -> Optional[dict[str, Any]]:
     """None (no ingress) or the checked ingress settings."""
     if ingress is None:
         return None
-    check_keys("kubernetes.ingress", ingress, INGRESS_KEYS)
+    ingress = check_keys("kubernetes.ingress", ingress, INGRESS_KEYS)
     host = ingress.get("host")
     if not isinstance(host, str) or "." not in host or len(host) > 253 or not DNS_SUBDOMAIN_RE.match(host):
         raise ValueError(
@@ -107,7 +107,7 @@ def validate_ingress(ingress: object) -> Optional[dict]:
     return {**ingress, "annotations": dict(annotations)}
 
 
-def validate_kubernetes_args(args: Optional[KubernetesTargetArgs]) -> dict:
+def validate_kubernetes_args(args: Optional[KubernetesTargetArgs]) -> dict[str, Any]:
     """The target's settings with defaults, or raise before anything exists."""
     a = check_args("KubernetesTargetArgs", args, KubernetesTargetArgs.__annotations__)
     check_name("kubernetes.namespace", a.setdefault("namespace", DEFAULT_NAMESPACE))
@@ -130,11 +130,11 @@ class KubernetesTarget(Target):
         self, name: str, args: Optional[KubernetesTargetArgs] = None, opts: Optional[pulumi.ResourceOptions] = None
     ):
         a = validate_kubernetes_args(args)
-        self.namespace = a["namespace"]
-        self.cluster_domain = a["cluster_domain"]
-        self.storage_class = a["storage_class"]
-        self.ingress = a["ingress"]
-        create_namespace = a["create_namespace"]
+        self.namespace: str = a["namespace"]
+        self.cluster_domain: str = a["cluster_domain"]
+        self.storage_class: Optional[str] = a["storage_class"]
+        self.ingress: Optional[dict[str, Any]] = a["ingress"]
+        create_namespace: bool = a["create_namespace"]
         super().__init__("agentstream:index:KubernetesTarget", name, None, opts)
         self._prefix = name
 
@@ -162,7 +162,9 @@ class KubernetesTarget(Target):
         return f"{instance}.{workload_name}.{self.namespace}.svc.{self.cluster_domain}"
 
     # -- how -----------------------------------------------------------------
-    def deploy(self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list] = None) -> Deployed:
+    def deploy(
+        self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list[pulumi.Resource]] = None
+    ) -> Deployed:
         w = workload
         deployed = Deployed(workload=w)
         child = pulumi.ResourceOptions(
@@ -173,7 +175,7 @@ class KubernetesTarget(Target):
         selector = {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
         stateful = bool(w.volumes) or any(INSTANCE_ARG in a for a in w.args)
 
-        def meta(name: str, extra: Optional[dict] = None) -> k8s.meta.v1.ObjectMetaArgs:
+        def meta(name: str, extra: Optional[dict[str, str]] = None) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self.namespace, labels={**labels, **(extra or {})})
 
         # Service account: only the agent needs API access (kubernetes_sd);
@@ -203,7 +205,7 @@ class KubernetesTarget(Target):
         # dependent StatefulSet down with it (all agents at once). Auto-named,
         # the new object exists before the old one goes and the workload sees
         # an ordinary rolling update of its pod template.
-        config_objects: list[pulumi.Output] = []
+        config_objects: list[pulumi.Output[str]] = []
         if plain:
             cm = k8s.core.v1.ConfigMap(
                 f"{w.name}-config",
@@ -216,7 +218,7 @@ class KubernetesTarget(Target):
             mounts += [k8s.core.v1.VolumeMountArgs(name="config", mount_path=f.path, sub_path=_key(f), read_only=True) for f in plain]
             config_objects.append(cm.metadata.name)
             config_objects += [pulumi.Output.from_input(f.content) for f in plain]
-        secret_name: Optional[pulumi.Output] = None
+        secret_name: Optional[pulumi.Output[str]] = None
         if secret or w.secret_env:
             sec = k8s.core.v1.Secret(
                 f"{w.name}-secret",
@@ -344,6 +346,7 @@ class KubernetesTarget(Target):
         )
         deployed.resources.append(service)
 
+        workload_resource: Union[k8s.apps.v1.StatefulSet, k8s.apps.v1.Deployment]
         if stateful:
             workload_resource = k8s.apps.v1.StatefulSet(
                 f"{w.name}-statefulset",
@@ -392,14 +395,16 @@ class KubernetesTarget(Target):
                 deployed.urls[p.name] = f"http://{self.service_host(w.name)}:{p.port}"
         exposed = [p for p in w.ports if p.publish and p.ingress_path]
         if self.ingress is not None and exposed:
-            deployed.resources.append(self._ingress(w, exposed, child))
+            deployed.resources.append(self._ingress(w, self.ingress, exposed, child))
             scheme = "https" if self.ingress.get("tls_secret_name") else "http"
             for p in exposed:
                 deployed.urls[p.name] = f"{scheme}://{self.ingress['host']}"
         return deployed
 
-    def _ingress(self, w: Workload, ports: list, child: pulumi.ResourceOptions) -> pulumi.Resource:
-        ing = self.ingress
+    def _ingress(
+        self, w: Workload, ing: dict[str, Any], ports: list[Port], child: pulumi.ResourceOptions
+    ) -> pulumi.Resource:
+        """The Ingress for ``ports`` of ``w``, by the checked ingress settings ``ing``."""
         tls = ing.get("tls_secret_name")
         opts = child
         if ing.get("class_name"):
@@ -442,7 +447,7 @@ class KubernetesTarget(Target):
             opts=opts,
         )
 
-    def _discovery_rbac(self, w: Workload, labels: dict, child: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+    def _discovery_rbac(self, w: Workload, labels: dict[str, str], child: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         # Cluster-wide read of pods/services/endpoints: annotation-based
         # scraping must see workloads in every namespace.
         name = f"{self.namespace}-{w.name}-discovery"
@@ -480,7 +485,7 @@ def _labels(w: Workload) -> dict[str, str]:
     }
 
 
-def _ingress_annotations(ing: dict) -> dict[str, str]:
+def _ingress_annotations(ing: dict[str, Any]) -> dict[str, str]:
     """The user's annotations plus the provider's await settings (pulumi.com/*)."""
     if ing["await_address"]:
         wait = {"pulumi.com/timeoutSeconds": str(duration_seconds(ing["address_timeout"]))}

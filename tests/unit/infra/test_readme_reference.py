@@ -24,6 +24,8 @@ WHOLE = {
     "kubernetes.ingress.annotations": (),
 }
 SECTIONS = {"fleets[]"}  # a row for the list itself
+# Mappings whose own keys have rows (the mapping itself needs none).
+NESTED = {"kubernetes.ingress", "receive.queryFrontend", "receive.queryFrontend.cache"}
 
 
 def accepted_keys() -> set[str]:
@@ -32,7 +34,9 @@ def accepted_keys() -> set[str]:
     keys |= {f"kubernetes.{k}" for k in settings.KUBERNETES_KEYS if k != "ingress"}
     keys |= {f"kubernetes.ingress.{k}" for k in settings.INGRESS_KEYS}
     keys |= {f"objectStore.{k}" for k in settings.OBJECT_STORE_KEYS}
-    keys |= {f"receive.{k}" for k in settings.RECEIVE_KEYS}
+    keys |= {f"receive.{k}" for k in settings.RECEIVE_KEYS if k != "queryFrontend"}
+    keys |= {f"receive.queryFrontend.{k}" for k in settings.FRONTEND_KEYS if k != "cache"}
+    keys |= {f"receive.queryFrontend.cache.{k}" for k in settings.FRONTEND_CACHE_KEYS}
     keys |= {f"fleets[].{k}" for k in settings.FLEET_KEYS}
     keys |= {f"images.{k}" for k in settings.IMAGE_KEYS}
     return keys

@@ -14,7 +14,7 @@ from tests.support.k8s_schema import validate_k8s_resources
 from tests.support.stack_runner import TEST_REMOTE_WRITE_SECRET, load_stack_config, shipped_stacks
 
 SHIPPED = ["central", "dev", "edge-batcopter", "edge-batmobile", "k8s"]
-CENTRAL_EXPORTS = {"query_url", "remote_write_url", "external_remote_write_url", "store_endpoints", "hashring", "tenant_header", "object_store_endpoint", "bucket", "fleets"}
+CENTRAL_EXPORTS = {"query_url", "query_direct_url", "remote_write_url", "external_remote_write_url", "store_endpoints", "hashring", "tenant_header", "object_store_endpoint", "bucket", "fleets"}
 CENTRAL_RW = "http://central-receive.agentstream.svc.cluster.local:19291/api/v1/receive"
 CENTRAL_EXTERNAL_RW = "https://receive.wayne-enterprises.example/api/v1/receive"
 
@@ -79,6 +79,7 @@ def test_k8s_graph(stacks):
         ("StatefulSet", "central-store"),
         ("StatefulSet", "central-compact"),
         ("Deployment", "central-query"),
+        ("Deployment", "central-query-frontend"),
         ("StatefulSet", "batmobile-agent"),
         ("StatefulSet", "batcopter-agent"),
     }
@@ -281,11 +282,13 @@ def test_outputs(stacks, stack):
     assert run.outputs["tenant_header"] == "THANOS-TENANT"
     assert run.outputs["bucket"] == "thanos"
     if cfg["agentstream:target"] == "docker":
-        assert run.outputs["query_url"] == "http://127.0.0.1:10902"
+        assert run.outputs["query_url"] == run.outputs["query_direct_url"] == "http://127.0.0.1:10902"
         assert run.outputs["external_remote_write_url"] == "http://127.0.0.1:19291/api/v1/receive"
         assert run.outputs["object_store_endpoint"] == "http://objstore-seaweedfs:8333"
     else:
-        assert run.outputs["query_url"] == "http://central-query.agentstream.svc.cluster.local:10902"
+        # The production-shaped stacks query through the Query Frontend.
+        assert run.outputs["query_url"] == "http://central-query-frontend.agentstream.svc.cluster.local:10902"
+        assert run.outputs["query_direct_url"] == "http://central-query.agentstream.svc.cluster.local:10902"
         assert run.outputs["object_store_endpoint"] == "http://objstore-seaweedfs.agentstream.svc.cluster.local:8333"
     assert not run.secret_outputs  # the secrets stay in resources, not in exports
 
