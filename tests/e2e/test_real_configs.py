@@ -22,6 +22,7 @@ import pytest
 from agentstream.config import render_receive_limits
 
 from tests.e2e.conftest import run
+from tests.support.resources import object_names
 from tests.support.stack_runner import StackRun, run_stack, shipped_stacks
 
 pytestmark = pytest.mark.e2e
@@ -57,7 +58,8 @@ def thanos_command_lines(run: StackRun) -> list[tuple[str, list[str], dict[str, 
     ``$(INSTANCE)`` is expanded as Kubernetes would, with the first pod's name.
     """
     found = []
-    by_name = {(r.inputs.get("metadata") or {}).get("name"): r for r in run.resources if r.type.startswith("kubernetes:core/v1:")}
+    # Config objects are auto-named: find them by the name the provider gives them.
+    by_name = {n: r for r in run.resources if r.type.startswith("kubernetes:core/v1:") for n in object_names(r)}
     for r in run.resources:
         if r.type == "docker:index/container:Container" and r.inputs.get("command", [""])[0] in THANOS_COMMANDS:
             files = {u["file"]: u["content"] for u in r.inputs.get("uploads", [])}
@@ -73,11 +75,11 @@ def thanos_command_lines(run: StackRun) -> list[tuple[str, list[str], dict[str, 
             for c in pod_spec["containers"]:
                 args = c.get("args") or []
                 if args and args[0] in THANOS_COMMANDS:
-                    files = {
-                        m["mountPath"]: sources[m["name"]][m["subPath"]]
-                        for m in c.get("volumeMounts", [])
-                        if m.get("subPath") and m["name"] in sources
-                    }
+                    mounted = [m for m in c.get("volumeMounts", []) if m.get("subPath")]
+                    # Every file mount must resolve to its object: a silently
+                    # dropped file would start thanos without it.
+                    assert all(m["name"] in sources for m in mounted), (r.name, mounted, list(sources))
+                    files = {m["mountPath"]: sources[m["name"]][m["subPath"]] for m in mounted}
                     pod = f"{r.inputs['metadata']['name']}-0"
                     found.append((r.name, [a.replace("$(INSTANCE)", pod) for a in args], files))
     return found
