@@ -80,7 +80,7 @@ def prepare(s: dict) -> dict:
         plan["store"] = {**s["object_store"], **({"image": images[engine]} if engine in images else {})}
         validate_object_store_args(plan["store"], s["target"])
         plan["receive"] = {**s["receive"], **({"image": images["thanos"]} if "thanos" in images else {})}
-        receive_settings = validate_receive_args(plan["receive"])
+        receive_settings = validate_receive_args(plan["receive"], s["target"])
     series_owner: dict = {}
     for f in s["fleets"]:
         args = {k: v for k, v in f.items() if k != "name"}

@@ -15,7 +15,14 @@ ROLES = ("all", "central", "edge")
 TARGETS = ("docker", "kubernetes")
 
 # config key -> component arg, per section. The order documents the keys.
-OBJECT_STORE_KEYS = {"engine": "engine", "bucket": "bucket", "storageSize": "storage_size"}
+OBJECT_STORE_KEYS = {
+    "engine": "engine",
+    "bucket": "bucket",
+    "storageSize": "storage_size",
+    "storageClass": "storage_class",
+    "resources": "resources",
+    "scheduling": "scheduling",
+}
 RECEIVE_KEYS = {
     "replicas": "replicas",
     "replicationFactor": "replication_factor",
@@ -40,6 +47,9 @@ RECEIVE_KEYS = {
     "storageSize": "storage_size",
     # Thanos' own limits-file keys, snake_case as in its docs (see README).
     "limits": "limits",
+    "resources": "resources",
+    "scheduling": "scheduling",
+    "storageClass": "storage_class",
 }
 FLEET_KEYS = {
     "name": "name",
@@ -56,6 +66,9 @@ FLEET_KEYS = {
     "walRetention": "wal_retention",
     "walSize": "wal_size",
     "remoteWriteAuth": "remote_write_auth",
+    "resources": "resources",
+    "scheduling": "scheduling",
+    "storageClass": "storage_class",
 }
 FRONTEND_KEYS = {
     "enabled": "enabled",
@@ -66,6 +79,23 @@ FRONTEND_KEYS = {
     "port": "port",
 }
 FRONTEND_CACHE_KEYS = {"type": "type", "maxSize": "max_size", "addresses": "addresses", "address": "address"}
+# receive.resources: one entry per role, each {requests: {cpu, memory}, limits: {cpu, memory}}.
+RECEIVE_RESOURCES_KEYS = {
+    "receive": "receive",
+    "router": "router",
+    "query": "query",
+    "queryFrontend": "query_frontend",
+    "store": "store",
+    "compact": "compact",
+}
+# Kubernetes only; the values are raw Kubernetes objects, camelCase inside.
+SCHEDULING_KEYS = {
+    "nodeSelector": "node_selector",
+    "tolerations": "tolerations",
+    "affinity": "affinity",
+    "topologySpreadConstraints": "topology_spread_constraints",
+    "priorityClassName": "priority_class_name",
+}
 # The token or password comes from the secret agentstream:remoteWriteSecret.
 AUTH_KEYS = {"type": "type", "username": "username"}
 DOCKER_KEYS = {
@@ -108,6 +138,12 @@ def _map(section: str, value: Any, keys: dict[str, str]) -> dict[str, Any]:
     return {keys[k]: v for k, v in value.items()}
 
 
+def _map_scheduling(section: str, args: dict[str, Any]) -> None:
+    """A section's ``scheduling`` keys to arg names, in place (the values stay Kubernetes' own)."""
+    if "scheduling" in args:
+        args["scheduling"] = _map(f"{section}.scheduling", args["scheduling"], SCHEDULING_KEYS)
+
+
 def parse(raw: dict[str, Any]) -> dict[str, Any]:
     """Turn the stack's ``agentstream:*`` config (already YAML-decoded) into settings."""
     unknown = [k for k in raw if k not in TOP_KEYS]
@@ -127,6 +163,7 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
     if s["target"] == "docker" and raw.get("kubernetes"):
         raise ValueError("agentstream:kubernetes: set, but agentstream:target is 'docker'; allowed: remove it or use target kubernetes")
     s["object_store"] = _map("objectStore", raw.get("objectStore"), OBJECT_STORE_KEYS)
+    _map_scheduling("objectStore", s["object_store"])
     s["objstore_config"] = raw.get("objstoreConfig")
     if s["objstore_config"] is not None:
         s["object_store"]["external_config"] = s["objstore_config"]
@@ -135,6 +172,9 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
         fe = s["receive"]["query_frontend"] = _map("receive.queryFrontend", s["receive"]["query_frontend"], FRONTEND_KEYS)
         if "cache" in fe:
             fe["cache"] = _map("receive.queryFrontend.cache", fe["cache"], FRONTEND_CACHE_KEYS)
+    if "resources" in s["receive"]:
+        s["receive"]["resources"] = _map("receive.resources", s["receive"]["resources"], RECEIVE_RESOURCES_KEYS)
+    _map_scheduling("receive", s["receive"])
 
     images = raw.get("images") or {}
     if not isinstance(images, dict) or any(k not in IMAGE_KEYS for k in images):
@@ -150,6 +190,7 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
     fleets = []
     for i, f in enumerate(fleets_raw):
         fleet = _map(f"fleets[{i}]", f, FLEET_KEYS)
+        _map_scheduling(f"fleets[{i}]", fleet)
         if "name" not in fleet:
             raise ValueError(f"agentstream:fleets[{i}].name: required")
         if "remote_write_auth" in fleet:

@@ -18,6 +18,7 @@ from . import versions
 from .config import agent_args, render_agent_config
 from .config.prometheus import AGENT_CONFIG_FILE, AGENT_PORT, AGENT_WAL_DIR, DEFAULT_QUEUE_CONFIG
 from .receive_cluster import DEFAULT_TENANT_HEADER, ReceiveCluster, request_limits_for
+from .sizing import ResourcesArgs, SchedulingArgs, scheduling, validate_resources, validate_scheduling, validate_storage_class
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import Target, split_args
 from .validation import (
@@ -53,6 +54,8 @@ AUTH_TYPES = ("bearer", "basic")
 # secret (Docker); prometheus.yml only names this path.
 REMOTE_WRITE_SECRET_FILE = "/etc/prometheus/secrets/remote-write"
 PROMETHEUS_UID = "65534"  # nobody, as in the upstream image
+# Each agent's requests and limits; fleets[].resources overrides them key by key.
+DEFAULT_RESOURCES = Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi")
 
 
 class QueueConfig(TypedDict, total=False):
@@ -123,6 +126,12 @@ class AgentFleetArgs(TypedDict, total=False):
     """WAL volume size (default ``5Gi``)."""
     remote_write_auth: RemoteWriteAuth
     """Credentials for remote write (default: none)."""
+    resources: ResourcesArgs
+    """Requests and limits per agent (default requests 100m/256Mi, limits 1/1Gi)."""
+    scheduling: SchedulingArgs
+    """Kubernetes only: where the agents may run (default: anywhere)."""
+    storage_class: str
+    """Kubernetes only: StorageClass of the WAL volumes (default: the target's)."""
     image: str
     """Prometheus image (default pinned in ``versions.py``)."""
     target: Required[Target]
@@ -206,6 +215,9 @@ def validate_fleet_args(
                 )
     check_size(f"fleets[{name}].walSize", a.setdefault("wal_size", DEFAULT_WAL_SIZE))
     a["remote_write_auth"] = _validate_auth(name, a.get("remote_write_auth"))
+    a["resources"] = validate_resources(f"fleets[{name}].resources", a.get("resources"), DEFAULT_RESOURCES)
+    a["scheduling"] = validate_scheduling(f"fleets[{name}].scheduling", a.get("scheduling"), target_kind)
+    a["storage_class"] = validate_storage_class(f"fleets[{name}].storageClass", a.get("storage_class"), target_kind)
     check_image(f"fleets[{name}].image", a.setdefault("image", versions.PROMETHEUS_IMAGE))
     return a
 
@@ -325,7 +337,9 @@ class AgentFleet(pulumi.ComponentResource):
             config_files=[ConfigFile(AGENT_CONFIG_FILE, config), *secret_files],
             volumes=[Volume("wal", AGENT_WAL_DIR, size=a["wal_size"])],
             user=PROMETHEUS_UID,
-            resources=Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi"),
+            resources=a["resources"],
+            scheduling=scheduling(a["scheduling"]),
+            storage_class=a["storage_class"],
             needs_kubernetes_discovery=a["kubernetes_sd"],
         )
         # After receive's write tier on create, and before it on destroy: an

@@ -26,6 +26,7 @@ from typing_extensions import Required
 
 from . import versions
 from .config import render_filesystem_objstore, render_s3_objstore, render_seaweedfs_identities
+from .sizing import ResourcesArgs, SchedulingArgs, camel, scheduling, validate_resources, validate_scheduling, validate_storage_class
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target, split_args
 from .validation import check_args, check_choice, check_image, check_size
@@ -43,6 +44,14 @@ FILESYSTEM_DIR = "/var/thanos/bucket"
 EXTERNAL_TYPES = ("S3", "GCS", "AZURE", "SWIFT", "COS", "ALIYUNOSS", "BOS", "OCI", "OBS")
 # S3 bucket names, the subset every engine accepts: 3-63 lower-case
 # letters, digits and hyphens, starting and ending with a letter or digit.
+# The server's requests and limits per self-hosted engine; objectStore.resources
+# overrides them key by key.
+DEFAULT_RESOURCES = {
+    "seaweedfs": Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi"),
+    "minio": Resources(),
+}
+# Keys that size or place the server, which only self-hosted engines run.
+SERVER_KEYS = ("storage_class", "resources", "scheduling")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
@@ -55,6 +64,13 @@ class ObjectStoreArgs(TypedDict, total=False):
     """``external`` only: the Thanos objstore YAML. Wrapped as a secret."""
     storage_size: str
     """Volume size for self-hosted engines (default ``20Gi``)."""
+    resources: ResourcesArgs
+    """Self-hosted engines: the server's requests and limits (default requests 100m/256Mi for
+    SeaweedFS, 100m/128Mi for MinIO; limits 1/1Gi)."""
+    scheduling: SchedulingArgs
+    """Kubernetes only, self-hosted engines: where the server may run (default: anywhere)."""
+    storage_class: str
+    """Kubernetes only, self-hosted engines: StorageClass of its volume (default: the target's)."""
     image: str
     """Override the engine's image (default: pinned in ``versions.py``)."""
     target: Required[Target]
@@ -89,6 +105,16 @@ def validate_object_store_args(args: Mapping[str, Any], target_kind: str) -> dic
     if engine in ("seaweedfs", "minio"):
         default = versions.SEAWEEDFS_IMAGE if engine == "seaweedfs" else versions.MINIO_IMAGE
         check_image(f"images.{engine}", a.setdefault("image", default))
+        a["resources"] = validate_resources("objectStore.resources", a.get("resources"), DEFAULT_RESOURCES[engine])
+        a["scheduling"] = validate_scheduling("objectStore.scheduling", a.get("scheduling"), target_kind)
+        a["storage_class"] = validate_storage_class("objectStore.storageClass", a.get("storage_class"), target_kind)
+    else:
+        for key in SERVER_KEYS:
+            if a.get(key) is not None:
+                raise ValueError(
+                    f"objectStore.{camel(key)}: has no effect with engine {engine!r} (no server runs); "
+                    "allowed: remove it, or use engine seaweedfs or minio"
+                )
     return a
 
 
@@ -207,7 +233,9 @@ class ObjectStore(pulumi.ComponentResource):
             config_files=[ConfigFile("/etc/seaweedfs/s3.json", identities, secret=True)],
             volumes=[Volume("data", "/data", size=a["storage_size"])],
             user="1000",
-            resources=Resources(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi"),
+            resources=a["resources"],
+            scheduling=scheduling(a["scheduling"]),
+            storage_class=a["storage_class"],
         )
 
     def _minio(
@@ -243,6 +271,9 @@ class ObjectStore(pulumi.ComponentResource):
             ],
             volumes=[Volume("data", "/data", size=a["storage_size"])],
             user="1000",
+            resources=a["resources"],
+            scheduling=scheduling(a["scheduling"]),
+            storage_class=a["storage_class"],
         )
 
 

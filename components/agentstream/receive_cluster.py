@@ -49,6 +49,15 @@ from .config.thanos import (
     STORE_DATA_DIR,
 )
 from .object_store import ObjectStore
+from .sizing import (
+    ResourcesArgs,
+    SchedulingArgs,
+    camel,
+    scheduling,
+    validate_resources,
+    validate_scheduling,
+    validate_storage_class,
+)
 from .spec import INSTANCE_ARG, ConfigFile, instance_names, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target, split_args
 from .validation import (
@@ -109,6 +118,16 @@ DEFAULT_REMOTE_WRITE_PORT = 19291
 REMOTE_WRITE_PATH = "/api/v1/receive"
 DEFAULT_STORAGE_SIZE = "10Gi"
 
+# Requests and limits per role; receive.resources.<role> overrides them key by key.
+DEFAULT_RESOURCES = {
+    "receive": Resources(cpu_request="250m", memory_request="512Mi", cpu_limit="2", memory_limit="2Gi"),
+    "router": Resources(),
+    "query": Resources(),
+    "query_frontend": Resources(),
+    "store": Resources(),
+    "compact": Resources(),
+}
+
 THANOS_UID = "1001"  # the upstream image's user
 LIMITS_KEYS = ("max_concurrency", "request", "tenants")
 
@@ -165,6 +184,23 @@ class QueryFrontendArgs(TypedDict, total=False):
     """Host port on Docker (default 10912); Query keeps ``query_port``."""
 
 
+class ReceiveResources(TypedDict, total=False):
+    """Requests and limits per role; unset keys keep the defaults (``DEFAULT_RESOURCES``)."""
+
+    receive: ResourcesArgs
+    """Receivers (default requests 250m/512Mi, limits 2/2Gi)."""
+    router: ResourcesArgs
+    """Routers, with ``router_replicas`` (default requests 100m/128Mi, limits 1/1Gi)."""
+    query: ResourcesArgs
+    """Thanos Query (default requests 100m/128Mi, limits 1/1Gi)."""
+    query_frontend: ResourcesArgs
+    """Query Frontend (default requests 100m/128Mi, limits 1/1Gi)."""
+    store: ResourcesArgs
+    """Store gateway (default requests 100m/128Mi, limits 1/1Gi)."""
+    compact: ResourcesArgs
+    """Compactor (default requests 100m/128Mi, limits 1/1Gi)."""
+
+
 class ReceiveClusterArgs(TypedDict, total=False):
     replicas: int
     """Receivers in the hashring (default 3)."""
@@ -210,6 +246,12 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """Volume per receiver/store/compactor (default ``10Gi``)."""
     limits: ReceiveLimits
     """Write limits (default: none, as in Thanos). Agents' batches must fit under them."""
+    resources: ReceiveResources
+    """Requests and limits per role (default: ``DEFAULT_RESOURCES``)."""
+    scheduling: SchedulingArgs
+    """Kubernetes only: where every pod of the cluster may run (default: receivers spread softly across zones)."""
+    storage_class: str
+    """Kubernetes only: StorageClass of the receive/store/compact volumes (default: the target's)."""
     image: str
     """Thanos image (default pinned in ``versions.py``)."""
     target: Required[Target]
@@ -218,8 +260,9 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """The bucket receive uploads blocks to; with it come a Store gateway and a Compactor (default: none, no bucket)."""
 
 
-def validate_receive_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings (args without ``target``, ``object_store``) merged with defaults, or raise ``ValueError``."""
+def validate_receive_args(args: Mapping[str, Any], target_kind: Optional[str] = None) -> dict[str, Any]:
+    """The settings (args without ``target``, ``object_store``) merged with defaults, or raise ``ValueError``.
+    ``target_kind`` (``docker``/``kubernetes``; None: not known yet) refuses Kubernetes-only keys on Docker."""
     a = check_args("ReceiveClusterArgs", args, ReceiveClusterArgs.__annotations__)
     replicas = check_int("receive.replicas", a.setdefault("replicas", DEFAULT_REPLICAS), 1, 64)
     rf = a.setdefault("replication_factor", min(DEFAULT_REPLICATION_FACTOR, replicas))
@@ -284,6 +327,13 @@ def validate_receive_args(args: Mapping[str, Any]) -> dict[str, Any]:
         check_unique(f"receive host ports ({', '.join(ports)})", list(ports.values()))
     check_size("receive.storageSize", a.setdefault("storage_size", DEFAULT_STORAGE_SIZE))
     a["limits"] = validate_limits(a.get("limits"))
+    roles = check_keys("receive.resources", a.get("resources", {}), DEFAULT_RESOURCES)
+    a["resources"] = {
+        role: validate_resources(f"receive.resources.{camel(role)}", roles.get(role), default)
+        for role, default in DEFAULT_RESOURCES.items()
+    }
+    a["scheduling"] = validate_scheduling("receive.scheduling", a.get("scheduling"), target_kind)
+    a["storage_class"] = validate_storage_class("receive.storageClass", a.get("storage_class"), target_kind)
     check_image("images.thanos", a.setdefault("image", versions.THANOS_IMAGE))
     return a
 
@@ -303,7 +353,7 @@ def validate_query_frontend(fe: object) -> Optional[dict[str, Any]]:
     if not check_bool("receive.queryFrontend.enabled", f.pop("enabled", True)):
         if f:
             raise ValueError(
-                f"receive.queryFrontend.{_camel(next(iter(f)))}: has no effect with enabled false; allowed: remove it, "
+                f"receive.queryFrontend.{camel(next(iter(f)))}: has no effect with enabled false; allowed: remove it, "
                 "or enable the frontend"
             )
         return None
@@ -317,8 +367,8 @@ def validate_query_frontend(fe: object) -> Optional[dict[str, Any]]:
     for key in cache:
         if key not in FRONTEND_CACHE_KEYS[kind]:
             raise ValueError(
-                f"receive.queryFrontend.cache.{_camel(key)}: has no effect with cache type {kind!r}; allowed keys: "
-                f"{', '.join(map(_camel, FRONTEND_CACHE_KEYS[kind]))}"
+                f"receive.queryFrontend.cache.{camel(key)}: has no effect with cache type {kind!r}; allowed keys: "
+                f"{', '.join(map(camel, FRONTEND_CACHE_KEYS[kind]))}"
             )
     if kind == "in-memory":
         size = cache.setdefault("max_size", DEFAULT_FRONTEND_CACHE_SIZE)
@@ -336,12 +386,6 @@ def validate_query_frontend(fe: object) -> Optional[dict[str, Any]]:
         check_host_port("receive.queryFrontend.cache.address", cache.get("address"))
     f["cache"] = cache
     return f
-
-
-def _camel(key: str) -> str:
-    """The stack-config spelling of an arg name, for messages (max_size -> maxSize)."""
-    head, *rest = key.split("_")
-    return head + "".join(w.title() for w in rest)
 
 
 def validate_limits(limits: object) -> Optional[dict[str, Any]]:
@@ -406,7 +450,7 @@ class ReceiveCluster(pulumi.ComponentResource):
         object_store = pop_dependency(
             "ReceiveClusterArgs", a, "object_store", ObjectStore, "an ObjectStore, or none (no bucket)", required=False
         )
-        a = validate_receive_args(a)
+        a = validate_receive_args(a, target.kind)
         super().__init__("agentstream:index:ReceiveCluster", name, None, opts)
         self.settings = a
         self.target = target
@@ -465,7 +509,10 @@ class ReceiveCluster(pulumi.ComponentResource):
             config_files=(write_files if routes else []) + store_files,
             volumes=[Volume("data", RECEIVE_DATA_DIR, size=a["storage_size"]), *store_volumes],
             user=THANOS_UID,
-            resources=Resources(cpu_request="250m", memory_request="512Mi", cpu_limit="2", memory_limit="2Gi"),
+            resources=a["resources"]["receive"],
+            # Receivers hold the data: spread them across zones where there are any.
+            scheduling=scheduling(a["scheduling"], spread_zones=True),
+            storage_class=a["storage_class"],
             # Losing more than floor(RF/2) replicas at once loses write quorum.
             max_unavailable=rf // 2,
         )
@@ -490,6 +537,8 @@ class ReceiveCluster(pulumi.ComponentResource):
                 health=HealthCheck(port=HTTP_PORT),
                 config_files=write_files,
                 user=THANOS_UID,
+                resources=a["resources"]["router"],
+                scheduling=scheduling(a["scheduling"], spread_zones=True),
                 max_unavailable=1 if a["router_replicas"] > 1 else None,
             )
             self.workloads.append(self.router)
@@ -507,6 +556,9 @@ class ReceiveCluster(pulumi.ComponentResource):
                 config_files=store_files,
                 volumes=[Volume("data", STORE_DATA_DIR, size=a["storage_size"]), *store_volumes],
                 user=THANOS_UID,
+                resources=a["resources"]["store"],
+                scheduling=scheduling(a["scheduling"]),
+                storage_class=a["storage_class"],
             )
             # Exactly one compactor per bucket: two would compact the same
             # blocks and corrupt the bucket's view.
@@ -521,6 +573,9 @@ class ReceiveCluster(pulumi.ComponentResource):
                 config_files=store_files,
                 volumes=[Volume("data", COMPACT_DATA_DIR, size=a["storage_size"]), *store_volumes],
                 user=THANOS_UID,
+                resources=a["resources"]["compact"],
+                scheduling=scheduling(a["scheduling"]),
+                storage_class=a["storage_class"],
             )
             self.workloads += [self.store, self.compact]
             self.deployments.append(target.deploy(self.store, parent=self, depends_on=depends))
@@ -537,6 +592,8 @@ class ReceiveCluster(pulumi.ComponentResource):
             health=HealthCheck(port=HTTP_PORT),
             config_files=[ConfigFile(ENDPOINTS_FILE, render_endpoint_sd(store_endpoints))],
             user=THANOS_UID,
+            resources=a["resources"]["query"],
+            scheduling=scheduling(a["scheduling"]),
         )
         self.workloads.append(self.query)
         # Query finds its endpoints through the SD file and tolerates absent
@@ -571,6 +628,8 @@ class ReceiveCluster(pulumi.ComponentResource):
                 health=HealthCheck(port=HTTP_PORT),
                 config_files=[ConfigFile(FRONTEND_CACHE_FILE, render_frontend_cache(fe["cache"]))],
                 user=THANOS_UID,
+                resources=a["resources"]["query_frontend"],
+                scheduling=scheduling(a["scheduling"]),
             )
             self.workloads.append(self.query_frontend)
             frontend_deployed = target.deploy(self.query_frontend, parent=self, depends_on=query_deployed.resources)

@@ -17,7 +17,7 @@ lets every instance share one byte-identical config file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import pulumi
 
@@ -93,14 +93,34 @@ class HealthCheck:
     http_client: str = "wget"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Resources:
-    """Kubernetes requests and limits (ignored by Docker unless set)."""
+    """Requests and limits as Kubernetes quantities. Kubernetes sets them on
+    the container; Docker turns them into memory/cpus limits, a memory
+    reservation and CPU shares."""
 
     cpu_request: str = "100m"
     memory_request: str = "128Mi"
     cpu_limit: str = "1"
     memory_limit: str = "1Gi"
+
+
+@dataclass
+class Scheduling:
+    """Where instances may run: Kubernetes only (a Docker host has no nodes).
+
+    The fields are raw Kubernetes objects, as in a pod spec (camelCase
+    inside). ``topology_spread_constraints`` None means the default: a soft
+    spread across zones when ``spread_zones`` (harmless without zones), no
+    constraint otherwise; an empty list means none at all.
+    """
+
+    node_selector: Optional[dict[str, str]] = None
+    tolerations: Optional[list[dict[str, Any]]] = None
+    affinity: Optional[dict[str, Any]] = None
+    topology_spread_constraints: Optional[list[dict[str, Any]]] = None
+    priority_class_name: Optional[str] = None
+    spread_zones: bool = False
 
 
 @dataclass
@@ -123,6 +143,10 @@ class Workload:
     secret_env: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     user: str = "65534"           # nobody, as in the upstream images
     resources: Resources = field(default_factory=Resources)
+    scheduling: Scheduling = field(default_factory=Scheduling)
+    # StorageClass of the workload's volumes (Kubernetes); None: the target's.
+    # "" is Kubernetes' own "no class" (pre-provisioned volumes only).
+    storage_class: Optional[str] = None
     # Seconds between SIGTERM and SIGKILL when an instance stops (Docker:
     # destroy grace; Kubernetes: terminationGracePeriodSeconds). None: 120
     # for workloads with data (receive flushes and uploads its head on

@@ -233,6 +233,17 @@ def check_size(field: str, value: object) -> str:
     return value
 
 
+def check_cpu(field: str, value: object) -> str:
+    """A CPU amount: a Kubernetes quantity of CPUs, above zero (250m, 0.5, 2)."""
+    m = QUANTITY_RE.match(value) if isinstance(value, str) else None
+    if not isinstance(value, str) or m is None or m.group(1) == "-" or Decimal(m.group(2)) == 0:
+        raise ValueError(
+            f"{field}: {value!r} is not a valid CPU amount; allowed: a positive Kubernetes quantity of CPUs "
+            "such as 250m, 0.5 or 2 (a string; no space)"
+        )
+    return value
+
+
 def check_object_name(field: str, value: object) -> str:
     """A Kubernetes object name that is a DNS-1123 subdomain (at most 253 characters)."""
     if not isinstance(value, str) or len(value) > 253 or not DNS_SUBDOMAIN_RE.match(value):

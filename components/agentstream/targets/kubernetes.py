@@ -255,7 +255,7 @@ class KubernetesTarget(Target):
                     metadata=k8s.meta.v1.ObjectMetaArgs(name=v.name, labels=selector),
                     spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                         access_modes=["ReadWriteOnce"],
-                        storage_class_name=self.storage_class,
+                        storage_class_name=self.storage_class if w.storage_class is None else w.storage_class,
                         resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": v.size}),
                     ),
                 )
@@ -326,6 +326,12 @@ class KubernetesTarget(Target):
                 containers=[container],
                 volumes=volumes,
                 termination_grace_period_seconds=w.stop_grace,
+                # Raw Kubernetes objects (camelCase inside), checked by the components.
+                node_selector=w.scheduling.node_selector,
+                tolerations=w.scheduling.tolerations,  # type: ignore[arg-type]
+                affinity=w.scheduling.affinity,  # type: ignore[arg-type]
+                topology_spread_constraints=_spread(w, selector),  # type: ignore[arg-type]
+                priority_class_name=w.scheduling.priority_class_name,
             ),
         )
 
@@ -483,6 +489,24 @@ def _labels(w: Workload) -> dict[str, str]:
         "app.kubernetes.io/managed-by": "pulumi",
         "app.kubernetes.io/version": w.image.rsplit(":", 1)[-1][:63],
     }
+
+
+def _spread(w: Workload, selector: dict[str, str]) -> Optional[list[dict[str, Any]]]:
+    """The pods' topology spread: the workload's own, else for ``spread_zones``
+    a soft spread across zones (without zones every node is in the same
+    empty one, so it never blocks), else none."""
+    if w.scheduling.topology_spread_constraints is not None:
+        return w.scheduling.topology_spread_constraints or None
+    if not w.scheduling.spread_zones:
+        return None
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(selector)},
+        }
+    ]
 
 
 def _ingress_annotations(ing: dict[str, Any]) -> dict[str, str]:

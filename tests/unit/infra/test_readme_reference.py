@@ -22,6 +22,13 @@ WHOLE = {
     "fleets[].externalLabels": (),
     "fleets[].remoteWriteAuth": tuple(settings.AUTH_KEYS),
     "kubernetes.ingress.annotations": (),
+    "receive.resources": (*settings.RECEIVE_RESOURCES_KEYS, "requests", "limits", "cpu", "memory"),
+    "fleets[].resources": ("requests", "limits", "cpu", "memory"),
+    "objectStore.resources": ("requests", "limits", "cpu", "memory"),
+    # Raw Kubernetes objects under our own keys.
+    "receive.scheduling": tuple(settings.SCHEDULING_KEYS),
+    "fleets[].scheduling": tuple(settings.SCHEDULING_KEYS),
+    "objectStore.scheduling": tuple(settings.SCHEDULING_KEYS),
 }
 SECTIONS = {"fleets[]"}  # a row for the list itself
 # Mappings whose own keys have rows (the mapping itself needs none).
