@@ -174,12 +174,16 @@ def test_query_frontend_answers_range_queries_as_query_does(split):
     Query returns directly, and its metrics show the split."""
     fe, direct = Query(split.central_outputs["query_url"]), Query(split.central_outputs["query_direct_url"])
     assert fe.url != direct.url
-    wait_for("the edge's samples", lambda: direct.query('up{cluster="gotham"}'), timeout=180)
     step = 15
-    # Settled data only (the last seconds still arrive), aligned to the step
-    # as the frontend aligns it.
-    end = (int(time.time()) - 30) // step * step
-    start = end - 3600
+
+    def window():
+        # Settled data only (the last seconds still arrive), aligned to the
+        # step as the frontend aligns it; ready once Query has both agents'
+        # targets inside it (a young stack has none 30 s ago).
+        end = (int(time.time()) - 30) // step * step
+        return (end - 3600, end) if len(direct.query_range('up{cluster="gotham"}', end - 3600, end, step)) == 2 else None
+
+    start, end = wait_for("a settled hour-long window with the edge's samples", window, timeout=180)
 
     def normal(result):
         return sorted((tuple(sorted(s["metric"].items())), tuple(tuple(v) for v in s["values"])) for s in result)

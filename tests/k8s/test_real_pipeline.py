@@ -180,11 +180,15 @@ def test_query_frontend_answers_range_queries_as_query_does(pipeline, kube):
     last hour through it returns what Query returns directly."""
     stack, direct = pipeline
     assert stack.outputs()["query_url"] == f"http://central-query-frontend.{NS}.svc.cluster.local:10902"
-    wait_for("samples in the view", lambda: direct.query('up{cluster="batmobile"}'), timeout=120)
     step = 15
-    end = (int(time.time()) - 30) // step * step
-    start = end - 3600
     selector = 'up{cluster=~"batmobile|batcopter"}'
+
+    def window():
+        # Settled data only, aligned to the step as the frontend aligns it.
+        end = (int(time.time()) - 30) // step * step
+        return (end - 3600, end) if len(direct.query_range(selector, end - 3600, end, step)) == 4 else None
+
+    start, end = wait_for("a settled hour-long window with both fleets", window, timeout=180)
 
     def normal(result):
         return sorted((tuple(sorted(s["metric"].items())), tuple(tuple(v) for v in s["values"])) for s in result)
