@@ -24,6 +24,9 @@ import agentstream as a  # noqa: E402
 import settings  # noqa: E402
 from agentstream.agent_fleet import DEFAULT_TENANT_HEADER  # noqa: E402
 
+# The self-monitoring fleet's name (its cluster label and default tenant).
+SELF_MONITORING = "meta"
+
 
 def read_raw_config() -> dict:
     """Every ``agentstream:*`` key, decoded (objects arrive as JSON)."""
@@ -71,7 +74,10 @@ def prepare(s: dict) -> dict:
             "agentstream:kubernetes.ingress: nothing to expose (it serves receive's remote write, which this stack "
             "does not publish); allowed: remove it, or use it in a central/all stack with receive.publishRemoteWrite"
         )
-    plan: dict = {"central": s["role"] in ("all", "central"), "store": None, "receive": None, "fleets": {}}
+    plan: dict = {
+        "central": s["role"] in ("all", "central"), "store": None, "receive": None, "fleets": {},
+        "self_monitoring": None, "alerting": None,
+    }
     if s["role"] == "all" and not s["fleets"]:
         raise ValueError("agentstream:fleets: role 'all' needs at least one fleet")
     receive_settings = None
@@ -81,6 +87,13 @@ def prepare(s: dict) -> dict:
         validate_object_store_args(plan["store"], s["target"])
         plan["receive"] = {**s["receive"], **({"image": images["thanos"]} if "thanos" in images else {})}
         receive_settings = validate_receive_args(plan["receive"], s["target"])
+        if s["alerting"] is not None:
+            from agentstream.alerting import validate_alerting_args
+
+            plan["alerting"] = {**s["alerting"], **({"image": images["thanos"]} if "thanos" in images else {})}
+            if "alertmanager" in images and plan["alerting"].get("alertmanager_urls") is None:
+                plan["alerting"]["alertmanager"] = {**plan["alerting"].get("alertmanager", {}), "image": images["alertmanager"]}
+            validate_alerting_args(dict(plan["alerting"]), s["target"], path="agentstream:alerting")
     series_owner: dict = {}
     for f in s["fleets"]:
         args = {k: v for k, v in f.items() if k != "name"}
@@ -92,6 +105,19 @@ def prepare(s: dict) -> dict:
         checked = validate_fleet_args(f["name"], probe, receive_settings, s["target"])
         check_distinct_series(f["name"], checked, series_owner)
         plan["fleets"][f["name"]] = args
+    if plan["central"] and s["self_monitoring"] is not None:
+        from agentstream.self_monitoring import validate_self_monitoring_args
+
+        if SELF_MONITORING in plan["fleets"]:
+            raise ValueError(
+                f"fleets[{SELF_MONITORING}].name: the self-monitoring fleet's name; allowed: another name, or "
+                "selfMonitoring.enabled: false"
+            )
+        plan["self_monitoring"] = {**s["self_monitoring"], **({"image": images["prometheus"]} if "prometheus" in images else {})}
+        checked = validate_self_monitoring_args(
+            SELF_MONITORING, dict(plan["self_monitoring"]), receive_settings, s["target"], path="agentstream:selfMonitoring"
+        )
+        check_distinct_series(SELF_MONITORING, checked, series_owner)
     return plan
 
 
@@ -123,7 +149,7 @@ def main() -> None:
     else:
         target = a.KubernetesTarget("kubernetes", s["kubernetes"])
 
-    receive = None
+    receive = store = alerting = None
     if plan["central"]:
         store_args = plan["store"]
         if store_args.get("engine") == "external":
@@ -139,6 +165,12 @@ def main() -> None:
         pulumi.export("tenant_header", receive.tenant_header)
         pulumi.export("object_store_endpoint", store.endpoint)
         pulumi.export("bucket", store.bucket)
+        if plan["alerting"] is not None:
+            alerting = a.Alerting(
+                "alerting", {**plan["alerting"], "target": target, "receive": receive, "object_store": store}
+            )
+            pulumi.export("ruler_url", alerting.ruler_url)
+            pulumi.export("alertmanager_url", alerting.alertmanager_url)
 
     central = None
     if s["role"] == "edge" and s["central_stack"]:
@@ -146,6 +178,7 @@ def main() -> None:
         pulumi.export("central_stack", s["central_stack"])
 
     fleets = {}
+    monitored: list = []
     for name, args in plan["fleets"].items():
         if central is not None and "remote_write_url" not in args:
             # internal: the central's in-cluster service (edges in the same
@@ -156,7 +189,15 @@ def main() -> None:
             args["tenant_header"] = central.get_output("tenant_header").apply(lambda h: h or DEFAULT_TENANT_HEADER)
         fleet = a.AgentFleet(name, {**args, "target": target, "receive": receive})
         fleets[name] = fleet.agents
+        monitored.append(fleet)
     pulumi.export("fleets", fleets)
+    if plan["self_monitoring"] is not None and receive is not None:
+        meta = a.SelfMonitoring(
+            SELF_MONITORING,
+            {**plan["self_monitoring"], "monitor": [store, receive, *([alerting] if alerting else []), *monitored],
+             "target": target, "receive": receive},
+        )
+        pulumi.export("self_monitoring", {"agents": meta.agents, "jobs": meta.jobs})
 
 
 main()

@@ -66,9 +66,48 @@ FLEET_KEYS = {
     "walRetention": "wal_retention",
     "walSize": "wal_size",
     "remoteWriteAuth": "remote_write_auth",
+    "scrapeJobs": "scrape_jobs",
     "resources": "resources",
     "scheduling": "scheduling",
     "storageClass": "storage_class",
+}
+# fleets[].scrapeJobs[]: named jobs of host:port targets.
+SCRAPE_JOB_KEYS = {"name": "name", "targets": "targets", "metricsPath": "metrics_path"}
+# The self-monitoring fleet (role all/central): on unless enabled is false.
+SELF_MONITORING_KEYS = {
+    "enabled": "enabled",
+    "agents": "agents",
+    "scrapeInterval": "scrape_interval",
+    "tenant": "tenant",
+    "walSize": "wal_size",
+    "resources": "resources",
+    "scheduling": "scheduling",
+    "storageClass": "storage_class",
+}
+# The Ruler and Alertmanager (role all/central): off unless enabled is true.
+ALERTING_KEYS = {
+    "enabled": "enabled",
+    "evalInterval": "eval_interval",
+    "retention": "retention",
+    "replicas": "replicas",
+    "defaultRules": "default_rules",
+    # File name -> Prometheus rule-file content (a mapping, or YAML text).
+    "ruleFiles": "rule_files",
+    "alertmanagerUrls": "alertmanager_urls",
+    "alertmanager": "alertmanager",
+    "port": "port",
+    "storageSize": "storage_size",
+    "storageClass": "storage_class",
+    "resources": "resources",
+    "scheduling": "scheduling",
+}
+# alerting.alertmanager.config is Alertmanager's own alertmanager.yml, as is.
+ALERTMANAGER_KEYS = {
+    "replicas": "replicas",
+    "config": "config",
+    "port": "port",
+    "storageSize": "storage_size",
+    "resources": "resources",
 }
 FRONTEND_KEYS = {
     "enabled": "enabled",
@@ -122,10 +161,10 @@ INGRESS_KEYS = {
 }
 # Which of the central stack's remote-write URLs an edge writes to.
 CENTRAL_ENDPOINTS = ("internal", "external")
-IMAGE_KEYS = ("prometheus", "thanos", "seaweedfs", "minio")
+IMAGE_KEYS = ("prometheus", "thanos", "seaweedfs", "minio", "alertmanager")
 TOP_KEYS = (
     "target", "role", "docker", "kubernetes", "objectStore", "objstoreConfig", "receive", "fleets",
-    "centralStack", "centralEndpoint", "remoteWriteSecret", "images",
+    "selfMonitoring", "alerting", "centralStack", "centralEndpoint", "remoteWriteSecret", "images",
 )
 # Secret text read verbatim, never JSON-decoded.
 STRING_KEYS = ("remoteWriteSecret",)
@@ -193,6 +232,10 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
         _map_scheduling(f"fleets[{i}]", fleet)
         if "name" not in fleet:
             raise ValueError(f"agentstream:fleets[{i}].name: required")
+        if "scrape_jobs" in fleet and isinstance(fleet["scrape_jobs"], list):
+            fleet["scrape_jobs"] = [
+                _map(f"fleets[{i}].scrapeJobs[{j}]", job, SCRAPE_JOB_KEYS) for j, job in enumerate(fleet["scrape_jobs"])
+            ]
         if "remote_write_auth" in fleet:
             fleet["remote_write_auth"] = _map(f"fleets[{i}].remoteWriteAuth", fleet["remote_write_auth"], AUTH_KEYS)
             if raw.get("remoteWriteSecret") is not None:
@@ -203,6 +246,26 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
     if dupes:
         raise ValueError(f"agentstream:fleets: duplicate fleet name {dupes[0]!r}; allowed: unique names")
     s["fleets"] = fleets
+
+    s["self_monitoring"] = _map("selfMonitoring", raw.get("selfMonitoring"), SELF_MONITORING_KEYS)
+    _map_scheduling("selfMonitoring", s["self_monitoring"])
+    s["alerting"] = _map("alerting", raw.get("alerting"), ALERTING_KEYS)
+    _map_scheduling("alerting", s["alerting"])
+    if "alertmanager" in s["alerting"]:
+        s["alerting"]["alertmanager"] = _map("alerting.alertmanager", s["alerting"]["alertmanager"], ALERTMANAGER_KEYS)
+    for section, key, default in (("selfMonitoring", "self_monitoring", True), ("alerting", "alerting", False)):
+        on = check_bool(f"agentstream:{section}.enabled", s[key].pop("enabled", default))
+        if on and s["role"] == "edge" and section in raw:
+            raise ValueError(
+                f"agentstream:{section}: an edge stack has no receive cluster to watch; allowed: set it in the "
+                "central stack, or remove it"
+            )
+        if not on and s[key]:
+            raise ValueError(
+                f"agentstream:{section}.{next(iter(k for k in raw[section] if k != 'enabled'))}: has no effect with "
+                "enabled false; allowed: remove it, or enabled: true"
+            )
+        s[key] = s[key] if on and s["role"] != "edge" else None
 
     s["central_stack"] = raw.get("centralStack")
     s["central_endpoint"] = raw.get("centralEndpoint", "internal")

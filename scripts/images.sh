@@ -29,11 +29,11 @@ while (($#)); do
   shift
 done
 
-read -r PROM_IMG THANOS_IMG SWFS_IMG PROM_V THANOS_V SWFS_V < <(python3 - "$here" <<'PY'
+read -r PROM_IMG THANOS_IMG SWFS_IMG AM_IMG PROM_V THANOS_V SWFS_V AM_V < <(python3 - "$here" <<'PY'
 import runpy, sys
 v = runpy.run_path(f"{sys.argv[1]}/components/agentstream/versions.py")
-print(v["PROMETHEUS_IMAGE"], v["THANOS_IMAGE"], v["SEAWEEDFS_IMAGE"],
-      v["PROMETHEUS_VERSION"], v["THANOS_VERSION"], v["SEAWEEDFS_VERSION"])
+print(v["PROMETHEUS_IMAGE"], v["THANOS_IMAGE"], v["SEAWEEDFS_IMAGE"], v["ALERTMANAGER_IMAGE"],
+      v["PROMETHEUS_VERSION"], v["THANOS_VERSION"], v["SEAWEEDFS_VERSION"], v["ALERTMANAGER_VERSION"])
 PY
 )
 
@@ -65,7 +65,7 @@ build_image() {  # ref dockerfile files...
 }
 
 need_build=()
-for ref in "$PROM_IMG" "$THANOS_IMG" "$SWFS_IMG"; do
+for ref in "$PROM_IMG" "$THANOS_IMG" "$SWFS_IMG" "$AM_IMG"; do
   if present "$ref"; then log "$ref present"; continue; fi
   try_pull "$ref" || need_build+=("$ref")
 done
@@ -81,6 +81,11 @@ for ref in "${need_build[@]}"; do
     "$THANOS_IMG")
       bash "$here/scripts/build-binaries.sh" thanos
       build_image "$ref" thanos.Dockerfile "$cache/bin/thanos-$THANOS_V/thanos" ;;
+    "$AM_IMG")
+      bash "$here/scripts/build-binaries.sh" alertmanager
+      printf 'route:\n  receiver: none\nreceivers:\n  - name: none\n' >"$cache/alertmanager.yml"
+      build_image "$ref" alertmanager.Dockerfile \
+        "$cache/bin/alertmanager-$AM_V/alertmanager" "$cache/bin/alertmanager-$AM_V/amtool" "$cache/alertmanager.yml" ;;
     "$SWFS_IMG")
       # The wheel installs `weed` into Python's scripts dir (not a pyenv shim,
       # which is a shell script and would be useless inside an image).

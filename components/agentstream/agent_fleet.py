@@ -8,6 +8,7 @@ instance name (``${INSTANCE}``), which Prometheus expands in external labels.
 """
 
 # No postponed annotations: see object_store.py.
+import re
 from collections.abc import Mapping
 from typing import Any, Optional, TypedDict
 
@@ -85,6 +86,17 @@ class QueueConfig(TypedDict, total=False):
 QUEUE_CONFIG_KEYS = tuple(QueueConfig.__annotations__)
 
 
+class ScrapeJob(TypedDict, total=False):
+    """A named scrape job of ``host:port`` targets."""
+
+    name: Required[str]
+    """The ``job`` label (unique in the fleet)."""
+    targets: Required[list[str]]
+    """``host:port`` of each target."""
+    metrics_path: str
+    """Path of the metrics endpoint (default ``/metrics``)."""
+
+
 class RemoteWriteAuth(TypedDict, total=False):
     """Credentials the agents present to the remote-write endpoint
     (an ingress or proxy in front of Receive, which has no auth of its own)."""
@@ -109,7 +121,9 @@ class AgentFleetArgs(TypedDict, total=False):
     scrape_interval: str
     """Global scrape interval (default ``15s``)."""
     static_targets: list[str]
-    """Extra ``host:port`` targets to scrape."""
+    """Extra ``host:port`` targets to scrape (job ``static``)."""
+    scrape_jobs: list[ScrapeJob]
+    """Extra named jobs, each ``{name, targets, metrics_path}`` (default: none)."""
     kubernetes_sd: bool
     """Scrape annotated pods/services (default: True on Kubernetes, impossible on Docker)."""
     remote_write_url: pulumi.Input[str]
@@ -141,47 +155,54 @@ class AgentFleetArgs(TypedDict, total=False):
 
 
 def validate_fleet_args(
-    name: str, args: Mapping[str, Any], receive: Optional[Mapping[str, Any]], target_kind: str
+    name: str,
+    args: Mapping[str, Any],
+    receive: Optional[Mapping[str, Any]],
+    target_kind: str,
+    path: Optional[str] = None,
 ) -> dict[str, Any]:
     """Merge defaults into the settings (args without ``target``, ``receive``) and validate;
-    ``receive`` is the ReceiveCluster's validated settings."""
+    ``receive`` is the ReceiveCluster's validated settings. Errors name keys
+    under ``path`` (default ``fleets[<name>]``, as a stack's fleets list)."""
+    p = path or f"fleets[{name}]"
     a = check_args("AgentFleetArgs", args, AgentFleetArgs.__annotations__)
     check_name("fleet.name", name)
-    check_int(f"fleets[{name}].agents", a.setdefault("agents", DEFAULT_AGENTS), 1, 32)
+    check_int(f"{p}.agents", a.setdefault("agents", DEFAULT_AGENTS), 1, 32)
     a.setdefault("cluster", name)
     if not isinstance(a["cluster"], str) or not a["cluster"]:
-        raise ValueError(f"fleets[{name}].cluster: must be a non-empty string")
-    check_label_name(f"fleets[{name}].replicaLabel", a.setdefault("replica_label", DEFAULT_REPLICA_LABEL))
-    extra = check_labels(f"fleets[{name}].externalLabels", a.setdefault("external_labels", {}))
+        raise ValueError(f"{p}.cluster: must be a non-empty string")
+    check_label_name(f"{p}.replicaLabel", a.setdefault("replica_label", DEFAULT_REPLICA_LABEL))
+    extra = check_labels(f"{p}.externalLabels", a.setdefault("external_labels", {}))
     # The replica label is written last into the external labels, so one
     # named like another would silently replace it (and Query would then
     # deduplicate the cluster away).
     if a["replica_label"] == DEFAULT_CLUSTER_LABEL or a["replica_label"] in extra:
         raise ValueError(
-            f"fleets[{name}].replicaLabel: {a['replica_label']!r} collides with the fleet's "
+            f"{p}.replicaLabel: {a['replica_label']!r} collides with the fleet's "
             f"{'cluster label' if a['replica_label'] == DEFAULT_CLUSTER_LABEL else 'externalLabels key'}; "
             f"allowed: a label name other than {DEFAULT_CLUSTER_LABEL!r} and the fleet's externalLabels keys"
         )
     for reserved in (DEFAULT_CLUSTER_LABEL, a["replica_label"]):
         if reserved in extra:
             raise ValueError(
-                f"fleets[{name}].externalLabels.{reserved}: set by the fleet itself; allowed: other label names"
+                f"{p}.externalLabels.{reserved}: set by the fleet itself; allowed: other label names"
             )
-    check_duration(f"fleets[{name}].scrapeInterval", a.setdefault("scrape_interval", DEFAULT_SCRAPE_INTERVAL))
-    check_duration(f"fleets[{name}].walRetention", a.setdefault("wal_retention", DEFAULT_WAL_RETENTION))
-    targets = check_list(f"fleets[{name}].staticTargets", a.setdefault("static_targets", []))
+    check_duration(f"{p}.scrapeInterval", a.setdefault("scrape_interval", DEFAULT_SCRAPE_INTERVAL))
+    check_duration(f"{p}.walRetention", a.setdefault("wal_retention", DEFAULT_WAL_RETENTION))
+    targets = check_list(f"{p}.staticTargets", a.setdefault("static_targets", []))
     for i, t in enumerate(targets):
-        check_host_port(f"fleets[{name}].staticTargets[{i}]", t)
-    sd = check_bool(f"fleets[{name}].kubernetesSd", a.setdefault("kubernetes_sd", target_kind == "kubernetes"))
+        check_host_port(f"{p}.staticTargets[{i}]", t)
+    a["scrape_jobs"] = _validate_scrape_jobs(p, a.get("scrape_jobs"))
+    sd = check_bool(f"{p}.kubernetesSd", a.setdefault("kubernetes_sd", target_kind == "kubernetes"))
     if sd and target_kind != "kubernetes":
-        raise ValueError(f"fleets[{name}].kubernetesSd: allowed only on the kubernetes target, not {target_kind!r}")
-    a["queue_config"] = queue = _validate_queue_config(name, {} if a.get("queue_config") is None else a["queue_config"])
+        raise ValueError(f"{p}.kubernetesSd: allowed only on the kubernetes target, not {target_kind!r}")
+    a["queue_config"] = queue = _validate_queue_config(p, {} if a.get("queue_config") is None else a["queue_config"])
     if receive is None and not a.get("remote_write_url"):
-        raise ValueError(f"fleets[{name}].remoteWriteUrl: required when the fleet has no ReceiveCluster")
+        raise ValueError(f"{p}.remoteWriteUrl: required when the fleet has no ReceiveCluster")
     url = a.get("remote_write_url")
     # An Output (an edge reading central's URL) is checked where it is made.
     if url is not None and not isinstance(url, pulumi.Output):
-        check_http_url(f"fleets[{name}].remoteWriteUrl", url)
+        check_http_url(f"{p}.remoteWriteUrl", url)
     if receive is not None:
         # An agent label equal to a receive label would be overwritten (or
         # deduplicated away) by Receive/Query: refuse it up front.
@@ -190,16 +211,16 @@ def validate_fleet_args(
         clash = own & reserved
         if clash:
             raise ValueError(
-                f"fleets[{name}].{'replicaLabel' if a['replica_label'] in clash else 'externalLabels'}: "
+                f"{p}.{'replicaLabel' if a['replica_label'] in clash else 'externalLabels'}: "
                 f"{sorted(clash)} collides with the receive cluster's labels "
                 f"{sorted(reserved)}; allowed: any other label name"
             )
         if a["replica_label"] not in receive["agent_replica_labels"]:
             raise ValueError(
-                f"fleets[{name}].replicaLabel: {a['replica_label']!r} is not deduplicated by Query; allowed values: "
+                f"{p}.replicaLabel: {a['replica_label']!r} is not deduplicated by Query; allowed values: "
                 f"{', '.join(receive['agent_replica_labels'])} (or add it to receive.agentReplicaLabels)"
             )
-    check_tenant(f"fleets[{name}].tenant", a.setdefault("tenant", name))
+    check_tenant(f"{p}.tenant", a.setdefault("tenant", name))
     a.setdefault("tenant_header", receive["tenant_header"] if receive is not None else DEFAULT_TENANT_HEADER)
     if receive is not None:
         # Receive answers a request over its limits with 413, which Prometheus
@@ -209,23 +230,23 @@ def validate_fleet_args(
         for key in ("series_limit", "samples_limit"):
             if 0 < limits[key] < per_send:
                 raise ValueError(
-                    f"fleets[{name}].queueConfig.max_samples_per_send: {per_send} exceeds receive.limits {key} "
+                    f"{p}.queueConfig.max_samples_per_send: {per_send} exceeds receive.limits {key} "
                     f"({limits[key]}) for tenant {a['tenant']!r}, so full batches would be refused and dropped; "
                     f"allowed values: 1 to {limits[key]}"
                 )
-    check_size(f"fleets[{name}].walSize", a.setdefault("wal_size", DEFAULT_WAL_SIZE))
-    a["remote_write_auth"] = _validate_auth(name, a.get("remote_write_auth"))
-    a["resources"] = validate_resources(f"fleets[{name}].resources", a.get("resources"), DEFAULT_RESOURCES)
-    a["scheduling"] = validate_scheduling(f"fleets[{name}].scheduling", a.get("scheduling"), target_kind)
-    a["storage_class"] = validate_storage_class(f"fleets[{name}].storageClass", a.get("storage_class"), target_kind)
-    check_image(f"fleets[{name}].image", a.setdefault("image", versions.PROMETHEUS_IMAGE))
+    check_size(f"{p}.walSize", a.setdefault("wal_size", DEFAULT_WAL_SIZE))
+    a["remote_write_auth"] = _validate_auth(p, a.get("remote_write_auth"))
+    a["resources"] = validate_resources(f"{p}.resources", a.get("resources"), DEFAULT_RESOURCES)
+    a["scheduling"] = validate_scheduling(f"{p}.scheduling", a.get("scheduling"), target_kind)
+    a["storage_class"] = validate_storage_class(f"{p}.storageClass", a.get("storage_class"), target_kind)
+    check_image(f"{p}.image", a.setdefault("image", versions.PROMETHEUS_IMAGE))
     return a
 
 
-def _validate_auth(name: str, auth: object) -> Optional[dict[str, Any]]:
+def _validate_auth(p: str, auth: object) -> Optional[dict[str, Any]]:
     if auth is None:
         return None
-    field = f"fleets[{name}].remoteWriteAuth"
+    field = f"{p}.remoteWriteAuth"
     auth = check_keys(field, auth, ("type", "username", "secret"))
     check_choice(f"{field}.type", auth.get("type"), AUTH_TYPES)
     username = auth.get("username")
@@ -243,15 +264,51 @@ def _validate_auth(name: str, auth: object) -> Optional[dict[str, Any]]:
     return dict(auth)
 
 
+SCRAPE_JOB_KEYS = ("name", "targets", "metrics_path")
+# Job names the fleet's config already uses for other jobs.
+_RESERVED_JOBS = ("static", "kubernetes-pods", "kubernetes-services")
+
+
+def _validate_scrape_jobs(p: str, jobs: object) -> list[dict[str, Any]]:
+    """Named jobs: each a mapping with a unique name, ``host:port`` targets
+    and an absolute metrics path."""
+    if jobs is None:
+        return []
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, job in enumerate(check_list(f"{p}.scrapeJobs", jobs)):
+        field = f"{p}.scrapeJobs[{i}]"
+        job = check_keys(field, job, SCRAPE_JOB_KEYS)
+        name = job.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z0-9_.:-]+", name) or name in _RESERVED_JOBS:
+            raise ValueError(
+                f"{field}.name: {name!r}; allowed: a job name of letters, digits, '_', '.', ':', '-', "
+                f"other than {', '.join(_RESERVED_JOBS)}"
+            )
+        if name in seen:
+            raise ValueError(f"{field}.name: {name!r} is used by another job; allowed: a unique name")
+        seen.add(name)
+        targets = check_list(f"{field}.targets", job.get("targets"))
+        if not targets:
+            raise ValueError(f"{field}.targets: empty; allowed: a list of host:port")
+        for j, t in enumerate(targets):
+            check_host_port(f"{field}.targets[{j}]", t)
+        path = job.get("metrics_path", "/metrics")
+        if not isinstance(path, str) or not path.startswith("/") or any(c.isspace() for c in path):
+            raise ValueError(f"{field}.metrics_path: {path!r}; allowed: an absolute path such as /metrics")
+        out.append({"name": name, "targets": list(targets), "metrics_path": path})
+    return out
+
+
 _QUEUE_INTS = ("capacity", "min_shards", "max_shards", "max_samples_per_send")
 _QUEUE_DURATIONS = ("batch_send_deadline", "min_backoff", "max_backoff", "sample_age_limit")
 # Prometheus reads a zero sample_age_limit as "no age limit" (its default).
 _QUEUE_ZERO_OK = ("sample_age_limit",)
 
 
-def _validate_queue_config(name: str, queue: object) -> dict[str, Any]:
+def _validate_queue_config(p: str, queue: object) -> dict[str, Any]:
     """The user's queue settings over the defaults: setting one key keeps the rest."""
-    field = f"fleets[{name}].queueConfig"
+    field = f"{p}.queueConfig"
     merged = {**DEFAULT_QUEUE_CONFIG, **check_keys(field, queue, QUEUE_CONFIG_KEYS)}
     ints = {key: check_int(f"{field}.{key}", merged[key], 1) for key in _QUEUE_INTS}
     for key in _QUEUE_DURATIONS:
@@ -323,6 +380,7 @@ class AgentFleet(pulumi.ComponentResource):
                 queue_config=a["queue_config"],
                 kubernetes_sd=a["kubernetes_sd"],
                 auth=auth,
+                scrape_jobs=a["scrape_jobs"],
             )
         )
         self.config = config
@@ -352,4 +410,6 @@ class AgentFleet(pulumi.ComponentResource):
         self.agents = pulumi.Output.from_input(instances)
         self.remote_write_url = remote_write
         self.cluster = a["cluster"]
+        self.target = target
+        self.workloads = [self.workload]
         self.register_outputs({"agents": self.agents, "remote_write_url": self.remote_write_url})

@@ -37,6 +37,7 @@ DEFAULT_ENGINE = "seaweedfs"
 DEFAULT_BUCKET = "thanos"
 DEFAULT_STORAGE_SIZE = "20Gi"
 SEAWEEDFS_S3_PORT = 8333
+SEAWEEDFS_METRICS_PORT = 9327
 MINIO_S3_PORT = 9000
 # Where the FILESYSTEM bucket is mounted in every Thanos container.
 FILESYSTEM_DIR = "/var/thanos/bucket"
@@ -151,6 +152,7 @@ class ObjectStore(pulumi.ComponentResource):
         a = validate_object_store_args(a, target.kind)
         super().__init__("agentstream:index:ObjectStore", name, None, opts)
         self.engine: str = a["engine"]
+        self.target = target
         # Volumes every Thanos workload using this store must mount.
         self.volumes: list[Volume] = []
         self.workloads: list[Workload] = []
@@ -227,8 +229,10 @@ class ObjectStore(pulumi.ComponentResource):
                 "-webdav=false",
                 "-admin.ui=false",
                 "-master.telemetry=false",
+                # Prometheus metrics of the whole mini server, for self-monitoring.
+                f"-metricsPort={SEAWEEDFS_METRICS_PORT}",
             ],
-            ports=[Port("s3", SEAWEEDFS_S3_PORT)],
+            ports=[Port("s3", SEAWEEDFS_S3_PORT), Port("metrics", SEAWEEDFS_METRICS_PORT)],
             health=HealthCheck(port=SEAWEEDFS_S3_PORT, ready_path="/healthz", live_path="/healthz", start_period=20),
             config_files=[ConfigFile("/etc/seaweedfs/s3.json", identities, secret=True)],
             volumes=[Volume("data", "/data", size=a["storage_size"])],
@@ -261,6 +265,9 @@ class ObjectStore(pulumi.ComponentResource):
                 "MINIO_ROOT_USER_FILE": "/run/secrets/minio/access_key",
                 "MINIO_ROOT_PASSWORD_FILE": "/run/secrets/minio/secret_key",
                 "MINIO_BROWSER": "off",
+                # Its metrics without a bearer token, for self-monitoring: they
+                # stay on the private network (no port of MinIO is published).
+                "MINIO_PROMETHEUS_AUTH_TYPE": "public",
                 # Writable places for a read-only root filesystem.
                 "MC_CONFIG_DIR": "/tmp/.mc",
                 "HOME": "/tmp",

@@ -12,6 +12,8 @@ from __future__ import annotations
 PROMETHEUS_VERSION = "v3.16.0"
 # Thanos Receive / Query / Store / Compact all ship in one binary.
 THANOS_VERSION = "v0.42.5"
+# Alertmanager receives the Ruler's alerts when the stack deploys its own.
+ALERTMANAGER_VERSION = "v0.35.0"
 # SeaweedFS is the default object store (Apache-2.0).
 SEAWEEDFS_VERSION = "4.48"
 # MinIO stopped publishing images; this is its last community release.
@@ -19,12 +21,14 @@ MINIO_VERSION = "RELEASE.2025-10-15T17-29-55Z"
 
 PROMETHEUS_IMAGE = f"quay.io/prometheus/prometheus:{PROMETHEUS_VERSION}"
 THANOS_IMAGE = f"quay.io/thanos/thanos:{THANOS_VERSION}"
+ALERTMANAGER_IMAGE = f"quay.io/prometheus/alertmanager:{ALERTMANAGER_VERSION}"
 SEAWEEDFS_IMAGE = f"chrislusf/seaweedfs:{SEAWEEDFS_VERSION}"
 MINIO_IMAGE = f"quay.io/minio/minio:{MINIO_VERSION}"
 
 DEFAULT_IMAGES = {
     "prometheus": PROMETHEUS_IMAGE,
     "thanos": THANOS_IMAGE,
+    "alertmanager": ALERTMANAGER_IMAGE,
     "seaweedfs": SEAWEEDFS_IMAGE,
     "minio": MINIO_IMAGE,
 }

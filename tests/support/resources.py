@@ -15,6 +15,8 @@ COMPONENT_TYPES = {
     "agentstream:index:ObjectStore",
     "agentstream:index:ReceiveCluster",
     "agentstream:index:AgentFleet",
+    "agentstream:index:SelfMonitoring",
+    "agentstream:index:Alerting",
     "agentstream:index:DockerTarget",
     "agentstream:index:KubernetesTarget",
 }

@@ -24,6 +24,8 @@ DEFAULT_QUEUE_CONFIG: dict[str, object] = {
 }
 
 AGENT_PORT = 9090
+# The job every agent's own metrics are scraped under; alert rules select it.
+SELF_JOB = "prometheus-agent"
 # Where the config file and the WAL volume sit in the container; the
 # component mounts them at the same constants the flags name.
 AGENT_CONFIG_FILE = "/etc/prometheus/prometheus.yml"
@@ -63,6 +65,7 @@ def render_agent_config(
     queue_config: Optional[dict[str, object]] = None,
     kubernetes_sd: bool = False,
     auth: Optional[dict[str, str]] = None,
+    scrape_jobs: Optional[list[dict[str, Any]]] = None,
 ) -> str:
     """Render an agent-mode config: scrape jobs and one remote_write.
 
@@ -73,16 +76,32 @@ def render_agent_config(
     ``auth`` is ``{"type": "bearer", "file": path}`` or ``{"type": "basic",
     "username": name, "file": path}``. The config names only the file that
     holds the token or password, so the config itself carries no secret.
+
+    ``scrape_jobs`` are named jobs, ``{"name", "targets", "metrics_path"}``
+    (the self-monitoring fleet's one job per component). A job named like the
+    fleet's own ``prometheus-agent`` job adds its targets to it: Prometheus
+    refuses two jobs of one name, and alerts select agents by that job.
     """
     scrape_configs: list[dict[str, object]] = [
         {
             # The fleet's agents scrape each other as well as themselves, so
             # every agent holds the same series and Query can deduplicate
             # them on the agent replica label (an HA pair, as in the tutorial).
-            "job_name": "prometheus-agent",
+            "job_name": SELF_JOB,
             "static_configs": [{"targets": list(self_targets)}],
         }
     ]
+    for job in scrape_jobs or []:
+        if job["name"] == SELF_JOB:
+            scrape_configs[0]["static_configs"] = [{"targets": [*self_targets, *job["targets"]]}]
+            continue
+        scrape_configs.append(
+            {
+                "job_name": job["name"],
+                "metrics_path": job.get("metrics_path") or "/metrics",
+                "static_configs": [{"targets": list(job["targets"])}],
+            }
+        )
     if static_targets:
         scrape_configs.append({"job_name": "static", "static_configs": [{"targets": list(static_targets)}]})
     if kubernetes_sd:

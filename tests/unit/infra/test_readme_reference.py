@@ -29,6 +29,14 @@ WHOLE = {
     "receive.scheduling": tuple(settings.SCHEDULING_KEYS),
     "fleets[].scheduling": tuple(settings.SCHEDULING_KEYS),
     "objectStore.scheduling": tuple(settings.SCHEDULING_KEYS),
+    "fleets[].scrapeJobs": tuple(settings.SCRAPE_JOB_KEYS),
+    "selfMonitoring.resources": ("requests", "limits"),
+    "selfMonitoring.scheduling": tuple(settings.SCHEDULING_KEYS),
+    "alerting.resources": ("requests", "limits"),
+    "alerting.scheduling": tuple(settings.SCHEDULING_KEYS),
+    "alerting.ruleFiles": ("groups",),
+    "alerting.alertmanager.config": ("route", "receivers"),
+    "alerting.alertmanager.resources": ("requests", "limits"),
 }
 SECTIONS = {"fleets[]"}  # a row for the list itself
 # Mappings whose own keys have rows (the mapping itself needs none).
@@ -36,7 +44,11 @@ NESTED = {"kubernetes.ingress", "receive.queryFrontend", "receive.queryFrontend.
 
 
 def accepted_keys() -> set[str]:
-    keys = {k for k in settings.TOP_KEYS if k not in ("docker", "kubernetes", "objectStore", "receive", "fleets", "images")}
+    sections = ("docker", "kubernetes", "objectStore", "receive", "fleets", "images", "selfMonitoring", "alerting")
+    keys = {k for k in settings.TOP_KEYS if k not in sections}
+    keys |= {f"selfMonitoring.{k}" for k in settings.SELF_MONITORING_KEYS}
+    keys |= {f"alerting.{k}" for k in settings.ALERTING_KEYS if k != "alertmanager"}
+    keys |= {f"alerting.alertmanager.{k}" for k in settings.ALERTMANAGER_KEYS}
     keys |= {f"docker.{k}" for k in settings.DOCKER_KEYS}
     keys |= {f"kubernetes.{k}" for k in settings.KUBERNETES_KEYS if k != "ingress"}
     keys |= {f"kubernetes.ingress.{k}" for k in settings.INGRESS_KEYS}

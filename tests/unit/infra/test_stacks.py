@@ -8,13 +8,16 @@ from collections import Counter
 import pytest
 import yaml
 
+from agentstream.config.thanos import HASHRINGS_FILE
 from tests.support import resources as R
 from tests.support.docker_schema import validate_docker_resources
 from tests.support.k8s_schema import validate_k8s_resources
 from tests.support.stack_runner import TEST_REMOTE_WRITE_SECRET, load_stack_config, shipped_stacks
 
 SHIPPED = ["central", "dev", "edge-batcopter", "edge-batmobile", "k8s"]
-CENTRAL_EXPORTS = {"query_url", "query_direct_url", "remote_write_url", "external_remote_write_url", "store_endpoints", "hashring", "tenant_header", "object_store_endpoint", "bucket", "fleets"}
+CENTRAL_EXPORTS = {"query_url", "query_direct_url", "remote_write_url", "external_remote_write_url", "store_endpoints", "hashring", "tenant_header", "object_store_endpoint", "bucket", "fleets", "self_monitoring"}
+# Stacks with alerting on export the Ruler's and Alertmanager's URLs too.
+ALERTING_EXPORTS = {"ruler_url", "alertmanager_url"}
 CENTRAL_RW = "http://central-receive.agentstream.svc.cluster.local:19291/api/v1/receive"
 CENTRAL_EXTERNAL_RW = "https://receive.wayne-enterprises.example/api/v1/receive"
 
@@ -29,7 +32,9 @@ def test_stack_runs_and_graph_is_well_formed(stacks, stack):
     comps = [r for r in run.resources if r.type in R.COMPONENT_TYPES]
     comp_urns = {c.urn: c for c in comps}
     for c in comps:
-        assert c.parent.endswith(f"pulumi:pulumi:Stack::agentstream-{stack}"), c.name
+        # Top-level components sit under the stack; the self-monitoring
+        # fleet is a child of its SelfMonitoring component.
+        assert c.parent.endswith(f"pulumi:pulumi:Stack::agentstream-{stack}") or c.parent in comp_urns, c.name
     for r in run.resources:
         if r.type in R.COMPONENT_TYPES:
             continue
@@ -55,22 +60,30 @@ def component_counts(run):
 
 def test_dev_graph(stacks):
     run = stacks("dev")
-    assert component_counts(run) == {"DockerTarget": 1, "ObjectStore": 1, "ReceiveCluster": 1, "AgentFleet": 2}
+    assert component_counts(run) == {
+        "DockerTarget": 1, "ObjectStore": 1, "ReceiveCluster": 1, "AgentFleet": 3, "SelfMonitoring": 1
+    }
     assert len(run.of_type("docker:index/network:Network")) == 1
     names = sorted(c.name for c in R.containers(run))
     assert names == sorted(
         ["objstore-seaweedfs-0", "central-query-0", "central-store-0", "central-compact-0"]
         + [f"central-receive-{i}" for i in range(3)]
         + [f"{f}-agent-{i}" for f in ("batmobile", "batcopter") for i in range(2)]
+        + ["meta-agent-0"]
     )
+    fleets = {r.name: r for r in run.resources if r.type == "agentstream:index:AgentFleet"}
     for c in R.containers(run):
         owner = c.name.split("-")[0]
-        assert c.parent == R.component(run, owner).urn
+        # Agents belong to their fleet (the self-monitoring fleet "meta" sits
+        # inside the SelfMonitoring component of the same name).
+        assert c.parent == (fleets[owner] if "-agent-" in c.name else R.component(run, owner)).urn
 
 
 def test_k8s_graph(stacks):
     run = stacks("k8s")
-    assert component_counts(run) == {"KubernetesTarget": 1, "ObjectStore": 1, "ReceiveCluster": 1, "AgentFleet": 2}
+    assert component_counts(run) == {
+        "KubernetesTarget": 1, "ObjectStore": 1, "ReceiveCluster": 1, "AgentFleet": 3, "SelfMonitoring": 1, "Alerting": 1
+    }
     kinds = Counter((r.inputs["kind"], r.inputs["metadata"]["name"]) for r in R.k8s_kind(run, "StatefulSet") + R.k8s_kind(run, "Deployment"))
     assert set(kinds) == {
         ("StatefulSet", "objstore-seaweedfs"),
@@ -82,6 +95,9 @@ def test_k8s_graph(stacks):
         ("Deployment", "central-query-frontend"),
         ("StatefulSet", "batmobile-agent"),
         ("StatefulSet", "batcopter-agent"),
+        ("StatefulSet", "meta-agent"),
+        ("StatefulSet", "alerting-rule"),
+        ("StatefulSet", "alerting-alertmanager"),
     }
     assert R.k8s_workload(run, "central-receive").inputs["spec"]["replicas"] == 3
     assert R.k8s_workload(run, "central-router").inputs["spec"]["replicas"] == 2
@@ -94,10 +110,12 @@ def test_k8s_graph(stacks):
 
 def test_central_graph(stacks):
     run = stacks("central")
-    assert component_counts(run) == {"KubernetesTarget": 1, "ObjectStore": 1, "ReceiveCluster": 1}
+    assert component_counts(run) == {
+        "KubernetesTarget": 1, "ObjectStore": 1, "ReceiveCluster": 1, "SelfMonitoring": 1, "AgentFleet": 1, "Alerting": 1
+    }
     assert run.outputs["fleets"] == {}
     assert run.outputs["remote_write_url"] == CENTRAL_RW
-    assert set(run.outputs) == CENTRAL_EXPORTS
+    assert set(run.outputs) == CENTRAL_EXPORTS | ALERTING_EXPORTS
 
 
 @pytest.mark.parametrize("fleet", ["batmobile", "batcopter"])
@@ -232,13 +250,16 @@ def test_hashring_and_local_endpoints(stacks, stack):
     assert len(entry["endpoints"]) == replicas
     if stack == "dev":
         local = [R.flag(c.inputs["command"], "receive.local-endpoint") for c in R.containers_of(run, "central-receive")]
-        files = {R.upload(c, "/etc/thanos/hashrings.json") for c in R.containers_of(run, "central-receive")}
+        # A live file: the writers carry it onto the volume the receivers mount.
+        files = {R.upload(run.named(f"central-receive-live-{w}"), HASHRINGS_FILE) for w in ("init", "sync")}
     else:
         sts = R.k8s_workload(run, "central-receive")
         tmpl = R.flag(R.main_container(sts)["args"], "receive.local-endpoint")
         local = [R.expand_instance(tmpl, pod) for pod in R.statefulset_pods(sts)]
         routed = "central-router" if run.config["agentstream:receive"].get("routerReplicas") else "central-receive"
-        files = {R.k8s_file(run, R.k8s_workload(run, routed), "/etc/thanos/hashrings.json")[0]}
+        files = {R.k8s_get(run, "ConfigMap", f"{routed}-live").inputs["data"]["hashrings.json"]}
+        mounts = R.main_container(R.k8s_workload(run, routed))["volumeMounts"]
+        assert {"name": "live", "mountPath": HASHRINGS_FILE.rsplit("/", 1)[0], "readOnly": True} in mounts
     assert local == entry["endpoints"]
     assert files == {run.outputs["hashring"]}
     assert run.outputs["store_endpoints"][:replicas] == entry["endpoints"]
@@ -278,7 +299,8 @@ def test_outputs(stacks, stack):
     if cfg["agentstream:role"] == "edge":
         assert set(run.outputs) == {"central_stack", "fleets"}
         return
-    assert set(run.outputs) == CENTRAL_EXPORTS
+    alerting = (cfg.get("agentstream:alerting") or {}).get("enabled", False)
+    assert set(run.outputs) == CENTRAL_EXPORTS | (ALERTING_EXPORTS if alerting else set())
     assert run.outputs["tenant_header"] == "THANOS-TENANT"
     assert run.outputs["bucket"] == "thanos"
     if cfg["agentstream:target"] == "docker":
