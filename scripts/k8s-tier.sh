@@ -31,7 +31,7 @@ export KUBECTL="$(ls -d "${K8S_LOCAL_HOME:-$HOME/.cache/k8s-local}"/bin/kubernet
 if [[ "$mode" == real ]]; then
   # No registry: the pinned images (scripts/images.sh put them in Docker)
   # go into the cluster's containerd under the same names.
-  images="$(cd "$AGENTSTREAM_ROOT" && python3 -c 'from agentstream import versions as v; print(v.PROMETHEUS_IMAGE, v.THANOS_IMAGE, v.SEAWEEDFS_IMAGE)')"
+  images="$(cd "$AGENTSTREAM_ROOT" && python3 -c 'from agentstream import versions as v; print(v.PROMETHEUS_IMAGE, v.THANOS_IMAGE, v.SEAWEEDFS_IMAGE, v.ALERTMANAGER_IMAGE)')"
   for image in $images; do
     log "loading $image into the cluster"
     bash "$k8s/load-image.sh" "$image" >&2

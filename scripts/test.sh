@@ -9,9 +9,12 @@
 #      engine with the real binaries
 #   5. Kubernetes tiers on a local cluster (scripts/k8s-tier.sh; its binaries
 #      are built in the background from step 2 on): kwok (every Kubernetes
-#      stack up/second up/destroy, server-side dry runs), then real pods
+#      stack up/second up/destroy, server-side dry runs), then real pods; in
+#      the background, while
+#   6. the fault suite (pytest -m faults) runs on Docker, then
+#   7. the benchmarks in quick mode (bench/run.py --quick)
 # Set AGENTSTREAM_SKIP_E2E=1 to run only steps 1 and 3, AGENTSTREAM_SKIP_K8S=1
-# to skip step 5.
+# to skip step 5, AGENTSTREAM_SKIP_FAULTS=1 to skip step 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[test] $(date +%H:%M:%S) $*"; }
@@ -56,15 +59,51 @@ log "e2e tests (real engine, real Docker, real binaries)"
 python3 -m pytest -v -s -m e2e tests/e2e
 log "e2e tests passed after $(($(date +%s) - start))s"
 
+# The Kubernetes tiers (containerd, no Docker) run in the background while
+# the fault suite runs on Docker: they share no names, ports or engines.
+tiers_pid=
+tiers_rc="$(mktemp)"
 if [[ -z "$k8s_pid" ]]; then
   log "AGENTSTREAM_SKIP_K8S=1: skipping the Kubernetes tiers"
 else
   log "waiting for the k8s-local build"
   if ! wait "$k8s_pid"; then log "k8s-local build failed"; exit 1; fi
-  for tier in kwok real; do
-    log "Kubernetes tier: $tier"
-    bash scripts/k8s-tier.sh "$tier"
-    log "Kubernetes tier $tier passed after $(($(date +%s) - start))s"
-  done
+  log "Kubernetes tiers kwok, then real, in the background (their lines start with [k8s])"
+  (
+    rc=0
+    for tier in kwok real; do
+      log "Kubernetes tier: $tier"
+      bash scripts/k8s-tier.sh "$tier" || { rc=$?; log "Kubernetes tier $tier failed"; break; }
+      log "Kubernetes tier $tier passed after $(($(date +%s) - start))s"
+    done
+    echo "$rc" >"$tiers_rc"
+  ) 2>&1 | sed -u 's/^/[k8s] /' &
+  tiers_pid=$!
 fi
+
+faults_rc=0
+if [[ "${AGENTSTREAM_SKIP_FAULTS:-}" == 1 ]]; then
+  log "AGENTSTREAM_SKIP_FAULTS=1: skipping the fault suite"
+else
+  log "fault suite (real binaries on Docker: receivers killed, network cut, object store down, ...)"
+  python3 -m pytest -v -s -m faults tests/faults || faults_rc=$?
+  log "fault suite: exit $faults_rc after $(($(date +%s) - start))s"
+fi
+
+bench_rc=0
+log "benchmarks, quick mode (each once, small; results not kept)"
+python3 bench/run.py --quick || bench_rc=$?
+log "benchmarks --quick: exit $bench_rc after $(($(date +%s) - start))s"
+
+if [[ -n "$tiers_pid" ]]; then
+  log "waiting for the Kubernetes tiers"
+  wait "$tiers_pid" || true
+  k8s_rc="$(cat "$tiers_rc" 2>/dev/null || echo 1)"
+  [[ -n "$k8s_rc" ]] || k8s_rc=1
+  log "Kubernetes tiers: exit $k8s_rc after $(($(date +%s) - start))s"
+  ((k8s_rc == 0)) || exit "$k8s_rc"
+fi
+rm -f "$tiers_rc"
+((faults_rc == 0)) || exit "$faults_rc"
+((bench_rc == 0)) || exit "$bench_rc"
 log "all tests passed in $(($(date +%s) - start))s"

@@ -81,6 +81,16 @@ class SelfMonitoringArgs(TypedDict, total=False):
 FLEET_KEYS = ("agents", "scrape_interval", "tenant", "wal_size", "resources", "scheduling", "storage_class", "image")
 
 
+def scrape_hosts(target: Target, w: Workload) -> list[str]:
+    """Each instance's host, where instances have one. A Deployment's pods
+    (Kubernetes: Query, the frontend) have no DNS names of their own: such a
+    workload is scraped once, through its Service, and its ``up`` says that
+    some replica answers."""
+    if target.kind == "kubernetes" and not w.stateful:
+        return [target.service_host(w.name)]
+    return [target.instance_host(w.name, i) for i in w.instance_names()]
+
+
 def scrape_jobs(components: list[Any]) -> list[dict[str, Any]]:
     """One job per kind of workload, over every instance of each component
     given; pure (instance hosts come from each component's target)."""
@@ -93,7 +103,7 @@ def scrape_jobs(components: list[Any]) -> list[dict[str, Any]]:
             if ep is None or port is None:
                 continue  # nothing to scrape (e.g. a filesystem bucket has no process)
             job = jobs.setdefault(ep.job, {"name": ep.job, "targets": [], "metrics_path": ep.path})
-            job["targets"] += [f"{c.target.instance_host(w.name, i)}:{port}" for i in w.instance_names()]
+            job["targets"] += [f"{host}:{port}" for host in scrape_hosts(c.target, w)]
     return list(jobs.values())
 
 
@@ -146,6 +156,8 @@ class SelfMonitoring(pulumi.ComponentResource):
             {**fleet_args(a), "scrape_jobs": jobs, "target": target, "receive": receive},  # type: ignore[typeddict-item]
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.jobs = {j["name"]: j["targets"] for j in jobs}
+        # What is scraped, its own agents included (they are in their own
+        # prometheus-agent job, with the other fleets' agents).
+        self.jobs = {j["name"]: j["targets"] for j in scrape_jobs([*monitor, self.fleet])}
         self.agents = self.fleet.agents
         self.register_outputs({"agents": self.agents, "jobs": self.jobs})

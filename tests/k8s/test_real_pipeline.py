@@ -44,6 +44,13 @@ def k8s_config(scrape_interval: str = f"{SCRAPE}s", retention: str = "6h") -> di
         "queryReplicas": 1,
     }
     cfg["agentstream:fleets"] = [{**f, "scrapeInterval": scrape_interval} for f in cfg["agentstream:fleets"]]
+    # The self-monitoring agent, the Ruler and Alertmanager ask for little
+    # CPU here, so all of it still fits the node's 2 cores.
+    small = {"requests": {"cpu": "10m"}}
+    cfg["agentstream:selfMonitoring"] = {**cfg.get("agentstream:selfMonitoring", {}), "resources": small}
+    cfg["agentstream:alerting"] = {
+        **cfg["agentstream:alerting"], "resources": small, "alertmanager": {"resources": small},
+    }
     return cfg
 
 
@@ -121,8 +128,9 @@ def test_every_pod_runs_and_second_up_changes_nothing(pipeline, kube):
         p["metadata"]["name"] for p in pods
         if not any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
     ]
-    # receivers, routers, query, query frontend, store, compact, seaweedfs, agents
-    assert len(pods) == 3 + 2 + 1 + 1 + 1 + 1 + 1 + 4 and not not_ready, not_ready
+    # receivers, routers, query, query frontend, store, compact, seaweedfs,
+    # agents, the self-monitoring agent, the Ruler, Alertmanager
+    assert len(pods) == 3 + 2 + 1 + 1 + 1 + 1 + 1 + 4 + 1 + 1 + 1 and not not_ready, not_ready
     no_changes(stack)
 
 
@@ -146,6 +154,26 @@ def test_global_view_one_series_per_target(pipeline):
         assert all("prometheus_replica" not in s["metric"] for s in dedup)
     failed = q.query("sum(prometheus_remote_storage_samples_failed_total) or vector(0)")
     assert float(failed[0]["value"][1]) == 0, failed
+
+
+def test_self_monitoring_sees_every_component_up(pipeline):
+    """Every job of the self-monitoring fleet (one per component, pods
+    addressed by their StatefulSet/Service names) is up in the global view."""
+    stack, q = pipeline
+    jobs = stack.outputs()["self_monitoring"]["jobs"]
+    assert {"thanos-receive", "thanos-receive-router", "thanos-query", "thanos-query-frontend", "thanos-store",
+            "thanos-compact", "thanos-rule", "alertmanager", "seaweedfs", "prometheus-agent"} <= set(jobs), jobs
+
+    def all_up():
+        for job, targets in jobs.items():
+            series = q.query(f'up{{cluster="meta", job="{job}"}}')
+            values = {s["metric"]["instance"]: s["value"][1] for s in series}
+            if set(values) != set(targets) or set(values.values()) != {"1"}:
+                return None
+        return True
+
+    wait_for("up == 1 for every self-monitoring target", all_up, timeout=240, interval=5)
+    log(f"self-monitoring on real pods: {sum(map(len, jobs.values()))} targets up in {len(jobs)} jobs")
 
 
 def test_blocks_in_the_bucket_and_the_store_serves_them(pipeline, kube):

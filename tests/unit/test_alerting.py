@@ -134,7 +134,7 @@ def test_self_monitoring_scrapes_every_component(kind):
         "thanos-receive", "thanos-query", "thanos-store", "thanos-compact", "thanos-rule", "alertmanager",
         "seaweedfs", "prometheus-agent",
     }
-    assert len(jobs["thanos-receive"]) == 3 and len(jobs["prometheus-agent"]) == 2
+    assert len(jobs["thanos-receive"]) == 3 and len(jobs["prometheus-agent"]) == 2 + 1  # the fleet's and its own
     if kind == "docker":
         assert jobs["seaweedfs"] == ["objstore-seaweedfs-0:9327"]
         (c,) = R.containers_of(run, "meta-agent")
@@ -142,6 +142,10 @@ def test_self_monitoring_scrapes_every_component(kind):
     else:
         sts = R.k8s_workload(run, "meta-agent")
         cfg = yaml.safe_load(R.k8s_file(run, sts, "/etc/prometheus/prometheus.yml")[0])
+        # Query runs as a Deployment: its pods have no names of their own,
+        # so it is scraped through its Service.
+        assert jobs["thanos-query"] == ["central-query.obs.svc.cluster.local:10902"]
+        assert jobs["thanos-receive"][0] == "central-receive-0.central-receive.obs.svc.cluster.local:10902"
         # Scraped by name: no pod discovery, so no API access either.
         assert R.pod_spec(sts)["automountServiceAccountToken"] is False
     by_job = {j["job_name"]: j for j in cfg["scrape_configs"]}
