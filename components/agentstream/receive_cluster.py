@@ -40,6 +40,7 @@ from .config.thanos import (
     FRONTEND_CACHE_FILE,
     GRPC_PORT,
     HASHRINGS_FILE,
+    HASHRINGS_REFRESH_SECONDS,
     HTTP_PORT,
     LIMITS_FILE,
     OBJSTORE_FILE,
@@ -464,7 +465,12 @@ class ReceiveCluster(pulumi.ComponentResource):
         # --receive.local-endpoint, so they match byte for byte.
         endpoints = [f"{target.instance_host(ingest_name, i)}:{GRPC_PORT}" for i in instance_names(ingest_name, a["replicas"])]
         self.hashring_json = render_hashring(endpoints, algorithm=a["hashring_algorithm"])
-        hashring_file = ConfigFile(HASHRINGS_FILE, self.hashring_json)
+        # Live: receive re-reads it, so a new ring (receive.replicas changed)
+        # reaches the running receivers and routers in place, restarting
+        # none of them, and only once every new receiver is ready.
+        hashring_file = ConfigFile(
+            HASHRINGS_FILE, self.hashring_json, live=True, reload_seconds=HASHRINGS_REFRESH_SECONDS + 5
+        )
 
         store_files: list[ConfigFile] = []
         store_volumes: list[Volume] = []
@@ -513,8 +519,10 @@ class ReceiveCluster(pulumi.ComponentResource):
             # Receivers hold the data: spread them across zones where there are any.
             scheduling=scheduling(a["scheduling"], spread_zones=True),
             storage_class=a["storage_class"],
-            # Losing more than floor(RF/2) replicas at once loses write quorum.
-            max_unavailable=rf // 2,
+            # Every series lives on RF receivers and a write needs a quorum of
+            # them, so at most RF - quorum may be down at once (RF 3: 1 of any
+            # size of ring; RF 4: 1, not floor(4/2), as quorum is 3).
+            max_unavailable=rf - write_quorum(rf),
         )
         self.workloads = [self.receive]
         self.deployments = [target.deploy(self.receive, parent=self, depends_on=depends)]

@@ -58,11 +58,53 @@ class ConfigFile:
     ``secret`` files become Kubernetes Secrets (ConfigMaps otherwise); on
     Docker both are uploaded, and Pulumi keeps the secret content encrypted
     in state.
+
+    ``live`` marks a file the process re-reads while it runs (Thanos
+    Receive's hashring). A changed file rolls the instances that read it;
+    a live file instead reaches the running instances in place and is left
+    out of what rolls them, so changing it restarts nothing. A target
+    delivers every live file of a workload as one directory (so all of a
+    workload's live files share their directory, which holds nothing else)
+    and only after every instance of the workload is up and healthy, so a
+    ring never names an instance before it is ready (Docker: a named
+    volume written by one-shot writers; Kubernetes: a ConfigMap of its own,
+    mounted as a directory, which the kubelet updates in place).
+    ``reload_seconds`` is how long a running process may take to notice a
+    change (its re-read interval); the Docker writer waits that long, so
+    the change has reached every instance before ``pulumi up`` goes on
+    (before, say, the receivers a smaller ring no longer names are removed).
+    Live files cannot be secret.
     """
 
     path: str
     content: Content
     secret: bool = False
+    live: bool = False
+    reload_seconds: int = 0
+
+    def __post_init__(self) -> None:
+        if self.live and self.secret:
+            raise ValueError(f"{self.path}: a live file cannot be secret")
+        if self.reload_seconds < 0:
+            raise ValueError(f"{self.path}: reload_seconds must be 0 or more, not {self.reload_seconds}")
+
+
+def live_directory(files: list[ConfigFile]) -> Optional[str]:
+    """The one directory that holds every live file of a workload (None: no live file).
+
+    Raises ``ValueError`` when they are spread over several directories,
+    or when a file that is not live sits in it."""
+    live = [f for f in files if f.live]
+    if not live:
+        return None
+    dirs = {f.path.rsplit("/", 1)[0] if "/" in f.path else "" for f in live}
+    if len(dirs) != 1 or "" in dirs:
+        raise ValueError(f"live files must share one directory: {sorted(f.path for f in live)}")
+    directory = dirs.pop()
+    inside = [f.path for f in files if not f.live and f.path.startswith(directory + "/")]
+    if inside:
+        raise ValueError(f"{directory} holds live files, so it cannot also hold {inside}")
+    return directory
 
 
 @dataclass
@@ -160,6 +202,13 @@ class Workload:
 
     def instance_names(self) -> list[str]:
         return instance_names(self.name, self.replicas)
+
+    @property
+    def stateful(self) -> bool:
+        """Instances keep an identity (a volume, or ``$(INSTANCE)`` in args):
+        a Kubernetes StatefulSet, whose pods have DNS names of their own;
+        otherwise a Deployment, reached only through its Service."""
+        return bool(self.volumes) or any(INSTANCE_ARG in a for a in self.args)
 
     @property
     def stop_grace(self) -> int:

@@ -441,7 +441,7 @@ class Stack:
             for u in as_list(w.props.get("uploads")):
                 if isinstance(u, dict) and u.get("file") == path:
                     return u.get("content")
-            return None
+            return self._docker_volume_file(w, path)
         volumes = {v.get("name"): v for v in as_list(w.pod_spec.get("volumes")) if isinstance(v, dict)}
         for m in as_list(c.raw.get("volumeMounts")):
             if not isinstance(m, dict) or not isinstance(m.get("mountPath"), str):
@@ -456,6 +456,28 @@ class Stack:
             else:
                 continue
             return self._volume_key(w.namespace, volumes.get(m.get("name")), key, bool(m.get("subPath")))
+        return None
+
+    def _docker_volume_file(self, w: Workload, path: str) -> Any:
+        """A file that reaches a Docker container on a named volume (a live file,
+        which changes in place): the container that writes the volume carries
+        it as an upload at the very path the readers see."""
+        for v in as_list(w.props.get("volumes")):
+            if not isinstance(v, dict) or not isinstance(v.get("containerPath"), str):
+                continue
+            if not path.startswith(v["containerPath"].rstrip("/") + "/"):
+                continue
+            volume = v.get("volumeName")
+            if volume is UNKNOWN:
+                return UNKNOWN
+            for r in self.of_type(DOCKER_CONTAINER):
+                if r.urn == w.urn or not any(
+                    isinstance(m, dict) and m.get("volumeName") == volume for m in as_list(r.props.get("volumes"))
+                ):
+                    continue
+                for u in as_list(r.props.get("uploads")):
+                    if isinstance(u, dict) and u.get("file") == path:
+                        return u.get("content")
         return None
 
     def _volume_key(self, namespace: str, volume: Any, key: str, sub_path: bool) -> Any:

@@ -179,7 +179,8 @@ def test_image_tag_bump_replaces_its_containers_one_at_a_time(life, docker_clien
         life.config["agentstream:images"] = {"prometheus": BUMPED_PROMETHEUS}
         life.stack.configure(life.config)
         ops, _ = life.stack.plan()
-        agents = [a for group in AGENTS.values() for a in group]
+        # Every agent runs the image: the fleets' and the self-monitoring one.
+        agents = [a for group in AGENTS.values() for a in group] + ["meta-agent-0"]
         assert {n: o for n, o in ops.items() if n in agents} == {a: "replace" for a in agents}, ops
         # A new RemoteImage for the new tag, the old one goes; the one-shot
         # volume-init containers run the image too; nothing else changes.
@@ -205,10 +206,13 @@ def test_more_receivers_join_the_ring_without_loss(life):
     ops, preview = life.stack.plan()
     assert ops.get("central-receive-3") == "create", ops
     assert ops.get("central-receive-3-data") == "create", ops
-    # The new hashring reaches every receiver (an uploaded file: replaced).
-    assert all(ops.get(r) == "replace" for r in RECEIVERS), ops
+    # The new hashring reaches the running receivers in place (a live file,
+    # rewritten on their volume by the one-shot writers): none is replaced.
+    assert not {r: ops[r] for r in RECEIVERS if r in ops}, ops
+    assert ops.get("central-receive-live-sync") == "replace", ops
     assert "central-receive-3:10901" in preview.stdout
     mon, start, end = life.apply({"receive": RECEIVERS + ["central-receive-3"]})
+    assert not any(mon.replaced(r) for r in RECEIVERS), mon.seen
     ring = json.loads(life.stack.outputs()["hashring"])
     assert [e.split(":")[0] for e in ring[0]["endpoints"]] == RECEIVERS + ["central-receive-3"]
     # The new receiver takes writes: series with its replica label arrive.

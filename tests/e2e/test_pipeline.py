@@ -68,8 +68,9 @@ class Pipeline:
         return sorted(
             r["outputs"]["name"]
             for r in self.stack.resource_states()
-            # The servers, not the one-shot volume-init containers.
-            if r["type"] == "docker:index/container:Container" and not r["outputs"]["name"].endswith("-volume-init")
+            # The servers, not the one-shot volume-init and live-file writer containers.
+            if r["type"] == "docker:index/container:Container"
+            and not r["outputs"]["name"].endswith(("-volume-init", "-live-init", "-live-sync"))
         )
 
 
@@ -107,7 +108,7 @@ def test_first_up_creates_everything_and_runs_it(pipeline, docker_client):
     assert set(created) == {"create"}, created
     # Every container the state says is running is, under its own name.
     names = pipeline.containers()
-    assert len(names) == 3 + 1 + 1 + 1 + 1 + 4, names  # receive, query, store, compact, seaweedfs, 4 agents
+    assert len(names) == 3 + 1 + 1 + 1 + 1 + 4 + 1, names  # receive, query, store, compact, seaweedfs, 4 agents, meta
     for n in names:
         assert docker_client.containers.get(n).status == "running", n
     # The containers run the image the RemoteImage resolved (the pinned one).

@@ -319,8 +319,9 @@ def compactor_scaled_k8s(rs):
 
 
 def hashring_lists_missing_receiver_docker(rs):
-    for name in ("central-receive-0", "central-receive-1", "central-receive-2"):
-        edit_text(upload(container(rs, name), "/etc/thanos/hashrings.json"), "content",
+    # A live file: the writers carry it onto the volume the receivers mount.
+    for name in ("central-receive-live-init", "central-receive-live-sync"):
+        edit_text(upload(container(rs, name), "/etc/thanos/hashring/hashrings.json"), "content",
                   lambda t: t.replace('"central-receive-2:10901"', '"central-receive-2:10901",\n      "central-receive-3:10901"'))
     return urn(rs, "central-receive-0")
 
@@ -332,13 +333,13 @@ def receivers_scaled_down_k8s(rs):
 
 def hashring_typo_k8s(rs):
     # The central stack has no router tier: the receivers carry the hashring.
-    data = find(rs, "central-receive-config").props["data"]
+    data = find(rs, "central-receive-live-config").props["data"]
     data["hashrings.json"] = data["hashrings.json"].replace(".central-receive.agentstream.svc", ".central-recieve.agentstream.svc", 1)
     return urn(rs, "central-receive-statefulset")
 
 
 def empty_hashring(rs):
-    data = find(rs, "central-router-config").props["data"]
+    data = find(rs, "central-router-live-config").props["data"]
     ring = json.loads(data["hashrings.json"])
     ring[0]["endpoints"] = []
     data["hashrings.json"] = json.dumps(ring)
@@ -394,7 +395,7 @@ VIOLATIONS = [
     ("hashring-receivers-exist", "dev", hashring_lists_missing_receiver_docker, "lists 'central-receive-3:10901', but no receiver in ReceiveCluster central serves", None, ()),
     ("hashring-receivers-exist", "k8s", receivers_scaled_down_k8s, "lists 'central-receive-2.central-receive.agentstream.svc.cluster.local:10901'", None, ()),
     ("hashring-receivers-exist", "central", hashring_typo_k8s, "central-recieve.agentstream.svc", None, ()),
-    ("hashring-receivers-exist", "k8s", empty_hashring, "hashring 'default' in /etc/thanos/hashrings.json lists no receivers", None, ()),
+    ("hashring-receivers-exist", "k8s", empty_hashring, "hashring 'default' in /etc/thanos/hashring/hashrings.json lists no receivers", None, ()),
 ]
 
 ALL_POLICIES = {p.name for p in P.POLICIES}
@@ -450,7 +451,7 @@ PRESENT = {
     "docker-ports-localhost": ("dev", lambda rs: any(r.props.get("ports") for r in rs if r.type == P.DOCKER_CONTAINER)),
     "docker-healthcheck-and-restart": ("dev", lambda rs: any(r.props.get("healthcheck") for r in rs)),
     "one-compactor-per-bucket": ("dev", lambda rs: any(r.name == "central-compact-0" for r in rs)),
-    "hashring-receivers-exist": ("k8s", lambda rs: "hashrings.json" in find(rs, "central-router-config").props["data"]),
+    "hashring-receivers-exist": ("k8s", lambda rs: "hashrings.json" in find(rs, "central-router-live-config").props["data"]),
 }
 
 

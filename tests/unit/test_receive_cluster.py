@@ -10,6 +10,7 @@ import yaml
 
 import agentstream as a
 from agentstream import versions
+from agentstream.config.thanos import HASHRINGS_FILE, HASHRINGS_REFRESH_SECONDS
 from agentstream.receive_cluster import request_limits_for, validate_receive_args, write_quorum
 from tests.support import resources as R
 from tests.support.programs import K8S_NAMESPACE, run_on
@@ -50,6 +51,28 @@ def file_of(run, kind, workload, path):
         assert len(contents) == 1, "every instance gets the same file"
         return contents.pop()
     return R.k8s_file(run, R.k8s_workload(run, workload), path)[0]
+
+
+def live_file_of(run, kind, workload, path):
+    """A live file as every instance of ``workload`` reads it: never an upload
+    or a subPath mount; Docker: the live volume (read-only) the writers fill
+    from their uploads; Kubernetes: the fixed-name live ConfigMap mounted as
+    a directory."""
+    directory, key = path.rsplit("/", 1)
+    if kind == "docker":
+        writers = [run.named(f"{workload}-live-init"), run.named(f"{workload}-live-sync")]
+        contents = {R.upload(w, path) for w in writers}
+        assert len(contents) == 1, "both writers carry the same file"
+        for c in R.containers_of(run, workload):
+            assert all(u["file"] != path for u in c.inputs.get("uploads", [])), c.name
+            assert {"volumeName": f"{workload}-live", "containerPath": directory, "readOnly": True} in c.inputs["volumes"], c.name
+        return contents.pop()
+    w = R.k8s_workload(run, workload)
+    (mount,) = [m for m in R.main_container(w)["volumeMounts"] if m["mountPath"] == directory]
+    assert "subPath" not in mount and mount["readOnly"] is True
+    volume = next(v for v in R.pod_spec(w)["volumes"] if v["name"] == mount["name"])
+    assert volume["configMap"]["name"] == f"{workload}-live"
+    return R.k8s_get(run, "ConfigMap", f"{workload}-live").inputs["data"][key]
 
 
 # -- graph ------------------------------------------------------------------------------
@@ -99,7 +122,7 @@ def test_kubernetes_graph():
 @pytest.mark.parametrize("replicas,rf", [(1, 1), (3, 3), (4, 2), (5, 3)])
 def test_local_endpoint_equals_hashring_entry(kind, replicas, rf):
     run = run_on(kind, build({"replicas": replicas, "replication_factor": rf}))
-    ring = json.loads(file_of(run, kind, "central-receive", "/etc/thanos/hashrings.json"))
+    ring = json.loads(live_file_of(run, kind, "central-receive", HASHRINGS_FILE))
     assert ring == json.loads(run.outputs["hashring"])
     (entry,) = ring
     expected = [f"{pod_host(kind, 'central-receive', i)}:10901" for i in range(replicas)]
@@ -111,7 +134,8 @@ def test_local_endpoint_equals_hashring_entry(kind, replicas, rf):
     assert local == entry["endpoints"]  # byte for byte, in order
     for inst, args in per_instance.items():
         assert R.flag(args, "receive.replication-factor") == str(rf)
-        assert R.flag(args, "receive.hashrings-file") == "/etc/thanos/hashrings.json"
+        assert R.flag(args, "receive.hashrings-file") == HASHRINGS_FILE
+        assert R.flag(args, "receive.hashrings-file-refresh-interval") == f"{HASHRINGS_REFRESH_SECONDS}s"
         assert R.flag(args, "receive.hashrings-algorithm") == "ketama"
         assert R.flag(args, "label") == f'receive_replica="{inst}"'
 
@@ -127,7 +151,7 @@ def test_hashmod(kind):
 @pytest.mark.parametrize("kind", ["docker", "kubernetes"])
 def test_router_tier(kind):
     run = run_on(kind, build({"replicas": 3, "router_replicas": 2}))
-    ring = json.loads(file_of(run, kind, "central-router", "/etc/thanos/hashrings.json"))[0]
+    ring = json.loads(live_file_of(run, kind, "central-router", HASHRINGS_FILE))[0]
     ingest = receive_args_by_instance(run, kind, "central-receive")
     assert ring["endpoints"] == [R.flag(ingest[f"central-receive-{i}"], "receive.local-endpoint") for i in range(3)]
     for args in ingest.values():
@@ -314,11 +338,15 @@ def test_tenancy_and_tsdb_flags():
 
 
 # -- PDB and quorum ------------------------------------------------------------------
-@pytest.mark.parametrize("replicas,rf", [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (5, 2)])
-def test_pdb_max_unavailable_is_floor_half_rf(replicas, rf):
+@pytest.mark.parametrize("replicas,rf", [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (5, 2), (6, 6), (5, 3)])
+def test_pdb_keeps_write_quorum(replicas, rf):
+    """At most RF - quorum receivers down: every series keeps a write quorum
+    of its RF copies (floor(RF/2) for odd RF; one less for RF 4 and 6)."""
     run = run_on("kubernetes", build({"replicas": replicas, "replication_factor": rf}, engine=None))
     pdb = R.k8s_get(run, "PodDisruptionBudget", "central-receive")
-    assert pdb.inputs["spec"]["maxUnavailable"] == rf // 2
+    allowed = pdb.inputs["spec"]["maxUnavailable"]
+    assert allowed == rf - write_quorum(rf) == {1: 0, 2: 1, 3: 1, 4: 1, 5: 2, 6: 2}[rf]
+    assert allowed <= rf // 2  # never looser than the policy's floor(RF/2)
     sts = R.k8s_workload(run, "central-receive")
     assert pdb.inputs["spec"]["selector"]["matchLabels"] == sts.inputs["spec"]["selector"]["matchLabels"]
 

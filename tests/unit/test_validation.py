@@ -109,13 +109,14 @@ def test_unique():
 
 # -- versions -----------------------------------------------------------------------------
 def test_every_image_pinned_in_one_place():
-    assert set(versions.DEFAULT_IMAGES) == {"prometheus", "thanos", "seaweedfs", "minio"}
+    assert set(versions.DEFAULT_IMAGES) == {"prometheus", "thanos", "seaweedfs", "minio", "alertmanager"}
     for name, image in versions.DEFAULT_IMAGES.items():
         repo, _, tag = image.rpartition(":")
         assert repo and tag and tag != "latest", image
         assert "/" in repo
     assert versions.PROMETHEUS_IMAGE.endswith(":" + versions.PROMETHEUS_VERSION)
     assert versions.THANOS_IMAGE.endswith(":" + versions.THANOS_VERSION)
+    assert versions.ALERTMANAGER_IMAGE.endswith(":" + versions.ALERTMANAGER_VERSION)
     assert re.fullmatch(r"v3\.\d+\.\d+", versions.PROMETHEUS_VERSION)
     assert re.fullmatch(r"v0\.\d+\.\d+", versions.THANOS_VERSION)
     assert versions.MINIO_VERSION == "RELEASE.2025-10-15T17-29-55Z"  # the last community release

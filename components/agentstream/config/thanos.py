@@ -120,7 +120,15 @@ GRPC_PORT = 10901
 REMOTE_WRITE_PORT = 19291
 # Where each file and data directory sits in the container. The component
 # mounts the file, or the volume, at the same constant the flag names.
-HASHRINGS_FILE = "/etc/thanos/hashrings.json"
+# The hashring sits alone in its own directory: both targets deliver it as a
+# directory that changes in place (a live file, see spec.ConfigFile), so a
+# new ring reaches running receivers without restarting them.
+HASHRINGS_FILE = "/etc/thanos/hashring/hashrings.json"
+# How often receive re-reads the hashring file. It also watches the file
+# (inotify), but a file replaced by a rename (the Docker writer, the
+# kubelet's ConfigMap update) ends that watch, so this re-read is what picks
+# a new ring up; Thanos' own default is 5m.
+HASHRINGS_REFRESH_SECONDS = 15
 OBJSTORE_FILE = "/etc/thanos/objstore.yml"
 LIMITS_FILE = "/etc/thanos/limits.yml"
 ENDPOINTS_FILE = "/etc/thanos/endpoints.yaml"
@@ -308,6 +316,7 @@ def _tenancy_flags(settings: Mapping[str, Any]) -> list[str]:
 def _ring_flags(settings: Mapping[str, Any], hashrings_file: str) -> list[str]:
     return [
         f"--receive.hashrings-file={hashrings_file}",
+        f"--receive.hashrings-file-refresh-interval={HASHRINGS_REFRESH_SECONDS}s",
         f"--receive.hashrings-algorithm={settings['hashring_algorithm']}",
         f"--receive.replication-factor={settings['replication_factor']}",
     ]

@@ -1,7 +1,11 @@
 """Docker target: renders workloads as ``pulumi_docker`` containers.
 
 One user-defined network, with a DNS alias per workload (round-robin over its
-instances) and per instance. Config files are uploaded into the containers.
+instances) and per instance. Config files are uploaded into the containers
+(a changed one replaces them, one at a time), except live ones: those sit on
+a named volume per workload, ``<workload>-live``, that every instance mounts
+read-only and one-shot writer containers fill (see ``_live_writer``), so a
+change reaches the running instances in place.
 Only ports marked ``publish`` reach the host, on ``publish_address``
 (127.0.0.1 by default).
 """
@@ -14,7 +18,7 @@ import pulumi
 import pulumi_docker as docker
 
 from ..quantity import quantity_mib, quantity_millicores
-from ..spec import INSTANCE_ARG, INSTANCE_ENV, Resources, Workload
+from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Resources, Workload, live_directory
 from ..validation import check_args, check_bool, check_choice, check_name, is_ip
 from . import Deployed, Target
 
@@ -116,6 +120,24 @@ class DockerTarget(Target):
         image = self._image(workload.image)
         deployed = Deployed(workload=workload)
         previous: Optional[docker.Container] = None
+        live_dir = live_directory(workload.config_files)
+        live = [f for f in workload.config_files if f.live]
+        live_volume: Optional[docker.Volume] = None
+        live_seed: Optional[docker.Container] = None
+        if live_dir is not None:
+            live_volume = docker.Volume(
+                f"{workload.name}-live", name=f"{workload.name}-live", labels=_volume_labels(workload.name),
+                opts=pulumi.ResourceOptions(parent=parent),
+            )
+            # The first copy, before any instance starts (a process cannot
+            # start without its file). It writes only into an empty volume,
+            # so when it re-runs for a changed file it leaves the running
+            # instances' copy alone: that is the sync writer's, below.
+            live_seed = _live_writer(
+                f"{workload.name}-live-init", workload, image, live_volume, live, seed=True,
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or None, delete_before_replace=True),
+            )
+            deployed.resources += [live_volume, live_seed]
         for index, instance in enumerate(workload.instance_names()):
             volumes = []
             for vol in workload.volumes:
@@ -174,9 +196,17 @@ class DockerTarget(Target):
                 envs=_envs(workload, instance),
                 user=workload.user,
                 uploads=[
-                    docker.ContainerUploadArgs(file=f.path, content=f.content) for f in workload.config_files
+                    docker.ContainerUploadArgs(file=f.path, content=f.content) for f in workload.config_files if not f.live
                 ],
-                volumes=volumes or None,
+                volumes=[
+                    *volumes,
+                    *(
+                        [docker.ContainerVolumeArgs(volume_name=live_volume.name, container_path=live_dir, read_only=True)]
+                        if live_volume is not None and live_dir is not None
+                        else []
+                    ),
+                ]
+                or None,
                 ports=ports or None,
                 networks_advanced=[
                     docker.ContainerNetworksAdvancedArgs(name=self.network_ref, aliases=[workload.name, instance])
@@ -204,7 +234,11 @@ class DockerTarget(Target):
                 labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in _labels(workload, instance).items()],
                 opts=pulumi.ResourceOptions(
                     parent=parent,
-                    depends_on=[*(depends_on or []), *([init] if init else []), *([previous] if previous else [])] or None,
+                    depends_on=[
+                        *(depends_on or []), *([init] if init else []), *([live_seed] if live_seed else []),
+                        *([previous] if previous else []),
+                    ]
+                    or None,
                     # Names are fixed (they are the instances' DNS names), so
                     # a replacement must remove the old container first...
                     delete_before_replace=True,
@@ -217,7 +251,78 @@ class DockerTarget(Target):
             # not make a replacement cascade; only property dependencies do.
             previous = container
             deployed.resources.append(container)
+        if live_volume is not None:
+            # The copy the running instances read, rewritten on every change,
+            # once every instance (a new one too) is up and healthy and
+            # after whatever the workload waits for (a router tier waits for
+            # the receivers): a ring names a receiver only once it is ready.
+            # Only `depends_on`: a changed file re-runs this writer and
+            # replaces no instance.
+            sync = _live_writer(
+                f"{workload.name}-live-sync", workload, image, live_volume, live, seed=False,
+                opts=pulumi.ResourceOptions(
+                    parent=parent, depends_on=[*(depends_on or []), *deployed.resources], delete_before_replace=True
+                ),
+            )
+            deployed.resources.append(sync)
         return deployed
+
+
+LIVE_MOUNT = "/live"
+
+
+def live_writer_script(files: list[ConfigFile], seed: bool, wait_seconds: int = 0) -> str:
+    """The shell script of a live-file writer (busybox ``sh``, which the
+    Thanos and Prometheus images ship).
+
+    Each file arrives as an upload at its own path in the writer and is
+    copied onto the volume (mounted at ``LIVE_MOUNT``) under a temporary
+    name, then renamed over the old one: a reader sees the old file or the
+    new one, never half of one. ``seed`` writes only files the volume does
+    not have yet. ``wait_seconds``: how long to wait afterwards, so every
+    running reader has re-read the files before ``pulumi up`` goes on.
+    """
+    steps = []
+    for f in files:
+        name = f.path.rsplit("/", 1)[-1]
+        target, tmp = f"{LIVE_MOUNT}/{name}", f"{LIVE_MOUNT}/.{name}.tmp"
+        copy = f"cp {f.path} {tmp} && mv -f {tmp} {target}"
+        steps.append(f"[ -e {target} ] || {{ {copy}; }}" if seed else copy)
+    if wait_seconds:
+        steps.append(f"sleep {wait_seconds}")
+    return "set -e; " + "; ".join(steps)
+
+
+def _live_writer(
+    name: str, workload: Workload, image: docker.RemoteImage, volume: docker.Volume, files: list[ConfigFile],
+    seed: bool, opts: pulumi.ResourceOptions,
+) -> docker.Container:
+    """A one-shot container that writes ``files`` onto the live volume.
+
+    The files are its own uploads (a change re-creates the writer, which
+    runs again) at the very paths its readers see, so a reviewer or a
+    policy finds a live file's content where it finds any other."""
+    wait = 0 if seed else max((f.reload_seconds for f in files), default=0)
+    return docker.Container(
+        name,
+        name=name,
+        image=image.image_id,
+        entrypoints=["sh", "-c"],
+        command=[live_writer_script(files, seed, wait)],
+        # Root: a fresh named volume is root's; the files it writes are
+        # world-readable (the readers mount the volume read-only).
+        user="0",
+        uploads=[docker.ContainerUploadArgs(file=f.path, content=f.content) for f in files],
+        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=LIVE_MOUNT)],
+        must_run=False,
+        attach=True,
+        restart="no",
+        labels=[
+            docker.ContainerLabelArgs(label="app.kubernetes.io/part-of", value=workload.part_of),
+            docker.ContainerLabelArgs(label="app.kubernetes.io/instance", value=workload.name),
+        ],
+        opts=opts,
+    )
 
 
 HEALTH_INTERVAL_SECONDS = 5

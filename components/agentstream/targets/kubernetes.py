@@ -19,7 +19,7 @@ from typing import Any, Optional, TypedDict, Union
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Port, Workload
+from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Port, Workload, live_directory
 from ..validation import (
     DNS_SUBDOMAIN_RE,
     check_args,
@@ -173,7 +173,7 @@ class KubernetesTarget(Target):
         )
         labels = _labels(w)
         selector = {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
-        stateful = bool(w.volumes) or any(INSTANCE_ARG in a for a in w.args)
+        stateful = w.stateful
 
         def meta(name: str, extra: Optional[dict[str, str]] = None) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self.namespace, labels={**labels, **(extra or {})})
@@ -196,7 +196,9 @@ class KubernetesTarget(Target):
             k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
         ]
         mounts: list[k8s.core.v1.VolumeMountArgs] = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
-        plain = [f for f in w.config_files if not f.secret]
+        live_dir = live_directory(w.config_files)
+        live = [f for f in w.config_files if f.live]
+        plain = [f for f in w.config_files if not f.secret and not f.live]
         secret = [f for f in w.config_files if f.secret]
         annotations: dict[str, pulumi.Input[str]] = {}
         # Config objects are auto-named (no metadata.name): the provider
@@ -237,6 +239,35 @@ class KubernetesTarget(Target):
             if secret:
                 volumes.append(k8s.core.v1.VolumeArgs(name="secret", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret_name)))
                 mounts += [k8s.core.v1.VolumeMountArgs(name="secret", mount_path=f.path, sub_path=_key(f), read_only=True) for f in secret]
+        live_cm: Optional[k8s.core.v1.ConfigMap] = None
+        if live and live_dir is not None:
+            # Live files: a ConfigMap of their own under a fixed name, mounted
+            # as a directory (no subPath), which the kubelet updates in place
+            # in running pods (within its sync period, about a minute). The
+            # pod template names it by that literal name and the workload
+            # depends on it only for ordering, so a changed file changes
+            # nothing in the template and restarts no pod; it is also kept
+            # out of the config hash below. The provider replaces a
+            # ConfigMap whose data changes (in place with its
+            # enableConfigMapMutable option): with a fixed name it deletes
+            # and re-creates it, and running pods keep their last copy until
+            # the new one arrives. It waits for what the workload waits for
+            # (a router tier: the receivers' StatefulSet, rolled out and
+            # ready), so the routers' ring names a new receiver only once it
+            # is ready. It cannot wait for its own workload (whose pods need
+            # it to start): a receiver that routes itself may see a ring
+            # naming a peer that is still starting; writes routed there fail
+            # and are retried by the agents until it is ready.
+            live_name = f"{w.name}-live"
+            live_cm = k8s.core.v1.ConfigMap(
+                f"{w.name}-live-config",
+                metadata=meta(live_name),
+                data={_key(f): f.content for f in live},
+                opts=child,
+            )
+            deployed.resources.append(live_cm)
+            volumes.append(k8s.core.v1.VolumeArgs(name="live", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=live_name)))
+            mounts.append(k8s.core.v1.VolumeMountArgs(name="live", mount_path=live_dir, read_only=True))
         if config_objects:
             # subPath mounts never update in place, so every input that lives
             # outside the pod template (file contents, Outputs included, and the
@@ -368,7 +399,9 @@ class KubernetesTarget(Target):
                     template=pod,
                     volume_claim_templates=claim_templates or None,
                 ),
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service])),
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(depends_on=[service, *([live_cm] if live_cm else [])])
+                ),
             )
         else:
             workload_resource = k8s.apps.v1.Deployment(
@@ -379,7 +412,7 @@ class KubernetesTarget(Target):
                     selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                     template=pod,
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[live_cm])) if live_cm else child,
             )
         deployed.resources.append(workload_resource)
 

@@ -86,8 +86,9 @@ def test_receive_local_endpoint_and_instance_are_taken_verbatim():
 def test_receive_that_routes_gets_the_ring_and_the_limits(algorithm, replicas, rf):
     s = receive_settings(hashring_algorithm=algorithm, replicas=replicas, replication_factor=rf)
     args = ingest(s, hashrings_file=HASHRINGS_FILE, limits_file=LIMITS_FILE)
-    assert args[-4:] == [
+    assert args[-5:] == [
         f"--receive.hashrings-file={HASHRINGS_FILE}",
+        "--receive.hashrings-file-refresh-interval=15s",
         f"--receive.hashrings-algorithm={algorithm}",
         f"--receive.replication-factor={rf}",
         f"--receive.limits-config-file={LIMITS_FILE}",
@@ -112,6 +113,8 @@ def test_router_routes_and_holds_no_data():
     args = router_args(receive_settings(replication_factor=2, replicas=2), instance=INSTANCE)
     assert args[0] == "receive"
     assert R.flag(args, "receive.hashrings-file") == HASHRINGS_FILE
+    # Re-read every 15s: a new ring reaches a running router without a restart.
+    assert R.flag(args, "receive.hashrings-file-refresh-interval") == "15s"
     assert R.flag(args, "receive.replication-factor") == "2"
     assert R.flag(args, "label") == 'receive_replica="$(INSTANCE)"'  # receive refuses to start without one
     for absent in ("receive.local-endpoint", "tsdb.path", "objstore.config-file", "receive.limits-config-file"):

@@ -120,6 +120,8 @@ def test_healthcheck_targets_a_listening_port(dev):
 
 def test_one_shot_volume_init_containers(dev):
     for init in R.one_shot_containers(dev):
+        if init.name.endswith(("-live-init", "-live-sync")):
+            continue  # the live-file writers, below
         assert init.name.endswith("-volume-init")
         assert init.inputs["restart"] == "no"
         assert init.inputs["user"] == "0" and init.inputs["entrypoints"] == ["chown"]
@@ -127,7 +129,8 @@ def test_one_shot_volume_init_containers(dev):
         assert init.urn in owner.depends_on, "the server waits for its volume to be chowned"
         uid = owner.inputs["user"]
         assert init.inputs["command"][:2] == ["-R", f"{uid}:{uid}"]
-        assert init.inputs["volumes"] == owner.inputs["volumes"]
+        # Its own volumes, not the workload's read-only live files.
+        assert init.inputs["volumes"] == [v for v in owner.inputs["volumes"] if not v.get("readOnly")]
 
 
 def test_restart_policy_configurable(stacks):
@@ -190,7 +193,9 @@ def test_stateful_containers_get_their_own_volumes(dev):
         for v in c.inputs.get("volumes") or []:
             vol = [r for r in dev.of_type("docker:index/volume:Volume") if r.inputs["name"] == v["volumeName"]]
             assert len(vol) == 1, v
-            if v["volumeName"] != "objstore-bucket":
+            if v["volumeName"] == f"{c.name.rsplit('-', 1)[0]}-live":
+                assert v.get("readOnly") is True  # the workload's live files, written by the writers
+            elif v["volumeName"] != "objstore-bucket":
                 assert v["volumeName"].startswith(c.name + "-")
 
 
@@ -373,3 +378,100 @@ def test_docker_honours_requests_and_limits(dev):
 def test_cpus_written_as_the_provider_reads_them_back(millicores, expected):
     """nanoInt64ToDecimalString in terraform-provider-docker: "1.0" for whole CPUs, trailing zeros trimmed otherwise."""
     assert docker_cpus(millicores) == expected
+
+
+# -- live files ------------------------------------------------------------------------
+def live_workload(ring: str = '["a"]\n') -> Workload:
+    w = demo_workload()
+    w.config_files.append(ConfigFile("/etc/demo/live/ring.json", ring, live=True, reload_seconds=20))
+    return w
+
+
+def deploy_live(ring: str = '["a"]\n'):
+    def program(target):
+        parent = pulumi.ComponentResource("test:index:Owner", "owner")
+        before = a.DockerTarget("before", {"network": "unit-net-2"})  # something the workload waits for
+        target.deploy(live_workload(ring), parent=parent, depends_on=[before])
+
+    return run_on("docker", program)
+
+
+def test_live_file_reaches_instances_through_a_volume_not_an_upload():
+    run = deploy_live()
+    (volume,) = [v for v in run.of_type("docker:index/volume:Volume") if v.inputs["name"] == "demo-live"]
+    for c in R.containers_of(run, "demo"):
+        assert [u["file"] for u in c.inputs["uploads"]] == ["/etc/demo.yml", "/etc/key"], "no live file uploaded"
+        assert {"volumeName": "demo-live", "containerPath": "/etc/demo/live", "readOnly": True} in c.inputs["volumes"]
+    init, sync = run.named("demo-live-init"), run.named("demo-live-sync")
+    for writer in (init, sync):
+        # One-shot root containers of the workload's own image (busybox sh),
+        # carrying the file at the path the readers see.
+        assert writer.inputs["mustRun"] is False and writer.inputs["restart"] == "no" and writer.inputs["attach"] is True
+        assert writer.inputs["user"] == "0" and writer.inputs["entrypoints"] == ["sh", "-c"]
+        assert writer.inputs["uploads"] == [{"file": "/etc/demo/live/ring.json", "content": '["a"]\n'}]
+        assert writer.inputs["volumes"] == [{"volumeName": "demo-live", "containerPath": "/live"}]
+        assert writer.inputs["image"] == R.containers_of(run, "demo")[0].inputs["image"]
+        assert writer.delete_before_replace
+    # The seed writes only into an empty volume; the sync writer always,
+    # atomically (a rename), then waits for the readers to re-read.
+    (script,) = init.inputs["command"]
+    assert script == (
+        "set -e; [ -e /live/ring.json ] || { cp /etc/demo/live/ring.json /live/.ring.json.tmp && "
+        "mv -f /live/.ring.json.tmp /live/ring.json; }"
+    )
+    (script,) = sync.inputs["command"]
+    assert script == "set -e; cp /etc/demo/live/ring.json /live/.ring.json.tmp && mv -f /live/.ring.json.tmp /live/ring.json; sleep 20"
+    assert validate_docker_resources(run.resources) == []
+
+
+def test_live_file_ordering_seed_before_instances_sync_after_all_of_them():
+    run = deploy_live()
+    init, sync = run.named("demo-live-init"), run.named("demo-live-sync")
+    before = run.named("before-network")  # depending on a component is depending on its children
+    assert before.urn in init.depends_on and before.urn in sync.depends_on
+    for c in R.containers_of(run, "demo"):
+        # Every instance starts with a file (the seed) ...
+        assert init.urn in c.depends_on, c.name
+        # ... and the running copy changes only once every instance is up
+        # (created with wait: healthy), a new one included.
+        assert c.urn in sync.depends_on, c.name
+        assert sync.urn not in c.depends_on
+
+
+def test_changed_live_file_changes_only_the_writers():
+    """What makes a new hashring restart no receiver: the instances'
+    inputs are byte-identical; only the writers (one-shot) change."""
+    old, new = deploy_live('["a"]\n'), deploy_live('["a", "b"]\n')
+    for c_old, c_new in zip(R.containers_of(old, "demo"), R.containers_of(new, "demo")):
+        assert c_old.inputs == c_new.inputs, c_old.name
+    for writer in ("demo-live-init", "demo-live-sync"):
+        assert old.named(writer).inputs["uploads"] != new.named(writer).inputs["uploads"]
+
+
+def test_no_live_volume_without_live_files(dev):
+    assert not [v for v in dev.of_type("docker:index/volume:Volume") if v.inputs["name"].endswith("-live")
+                and not v.inputs["name"].startswith(("central-receive", "central-router"))]
+    for c in R.containers(dev):
+        if not c.name.startswith(("central-receive", "central-router")):
+            assert not any(v["volumeName"].endswith("-live") for v in c.inputs.get("volumes") or []), c.name
+
+
+@pytest.mark.parametrize(
+    "files,needle",
+    [
+        ([ConfigFile("/a/x", "1", live=True), ConfigFile("/b/y", "2", live=True)], "live files must share one directory"),
+        ([ConfigFile("/a/x", "1", live=True), ConfigFile("/a/y", "2")], "/a holds live files, so it cannot also hold ['/a/y']"),
+        ([ConfigFile("x", "1", live=True)], "live files must share one directory"),
+    ],
+)
+def test_live_directory_rules(files, needle):
+    from agentstream.spec import live_directory
+
+    with pytest.raises(ValueError) as e:
+        live_directory(files)
+    assert needle in str(e.value)
+
+
+def test_live_file_cannot_be_secret():
+    with pytest.raises(ValueError, match="a live file cannot be secret"):
+        ConfigFile("/a/x", "1", live=True, secret=True)

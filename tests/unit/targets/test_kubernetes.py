@@ -127,7 +127,9 @@ def test_service_accounts(k8s_run):
     for w in workloads(k8s_run):
         pod = R.pod_spec(w)
         sa = sas[pod["serviceAccountName"]]
-        sd = R.main_container(w)["name"] == "prometheus-agent"
+        # Only agents that discover pods talk to the API server (the
+        # self-monitoring agents scrape the pipeline by name).
+        sd = R.main_container(w)["name"] == "prometheus-agent" and not w.inputs["metadata"]["name"].startswith("meta-")
         assert pod["automountServiceAccountToken"] is sd
         assert sa.inputs["automountServiceAccountToken"] is sd
 
@@ -466,3 +468,57 @@ def test_ingress_validated_before_registration(ingress, field, allowed):
         run_program(lambda: a.KubernetesTarget("kubernetes", {"ingress": ingress}))
     assert field in str(e.value) and allowed in str(e.value), str(e.value)
     assert e.value.recorded == []
+
+
+# -- live files ------------------------------------------------------------------------
+def deploy_live(ring='["a"]\n', volumes=True):
+    def program(target):
+        w = demo(volumes=volumes)
+        w.config_files.append(ConfigFile("/etc/demo/live/ring.json", ring, live=True, reload_seconds=20))
+        target.deploy(w, parent=pulumi.ComponentResource("test:index:Owner", "owner"))
+
+    return run_on("kubernetes", program)
+
+
+@pytest.mark.parametrize("volumes", [True, False])
+def test_live_file_gets_its_own_fixed_name_configmap_mounted_as_a_directory(volumes):
+    run = deploy_live(volumes=volumes)
+    w = R.k8s_workload(run, "demo")
+    live = R.k8s_get(run, "ConfigMap", "demo-live")
+    assert live.name == "demo-live-config" and live.inputs["metadata"]["name"] == "demo-live"
+    assert live.inputs["data"] == {"ring.json": '["a"]\n'}
+    # Not in the auto-named ConfigMap of the other files.
+    other = R.k8s_get(run, "ConfigMap", "demo-config")
+    assert "ring.json" not in other.inputs["data"]
+    volumes_ = {v["name"]: v for v in R.pod_spec(w)["volumes"]}
+    assert volumes_["live"] == {"name": "live", "configMap": {"name": "demo-live"}}
+    mounts = [m for m in R.main_container(w)["volumeMounts"] if m["name"] == "live"]
+    # A directory (no subPath): the kubelet updates it in place in running pods.
+    assert mounts == [{"name": "live", "mountPath": "/etc/demo/live", "readOnly": True}]
+    # Created before the pods that mount it (ordering only).
+    assert live.urn in w.depends_on
+    assert validate_k8s_resources(run.resources) == []
+
+
+@pytest.mark.parametrize("volumes", [True, False])
+def test_changed_live_file_leaves_the_pod_template_alone(volumes):
+    """A new hashring rolls no pod: the StatefulSet/Deployment is byte-identical
+    (no config hash over the live file, the ConfigMap named by a literal)."""
+    old, new = deploy_live('["a"]\n', volumes), deploy_live('["a", "b"]\n', volumes)
+    assert R.k8s_workload(old, "demo").inputs == R.k8s_workload(new, "demo").inputs
+    assert R.k8s_get(old, "ConfigMap", "demo-live").inputs["data"] != R.k8s_get(new, "ConfigMap", "demo-live").inputs["data"]
+    # The other files still roll the pods through the config hash.
+    def annotation(run):
+        return R.k8s_workload(run, "demo").inputs["spec"]["template"]["metadata"]["annotations"]["agentstream.io/config-hash"]
+    assert annotation(old) == annotation(new)
+
+
+def test_router_ring_waits_for_the_receivers_rollout(stacks):
+    """The k8s stack's routers read the ring; their live ConfigMap is
+    updated only after the receive StatefulSet (which Pulumi awaits until
+    every pod is ready): a new receiver joins the ring once it is ready."""
+    run = stacks("k8s")
+    live = R.k8s_get(run, "ConfigMap", "central-router-live")
+    receive = R.k8s_workload(run, "central-receive")
+    assert receive.urn in live.depends_on
+    assert "pulumi.com/waitFor" in receive.inputs["metadata"]["annotations"]
