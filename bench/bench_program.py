@@ -12,6 +12,9 @@ Side by side in one run, interleaved so drift hits every case alike:
   * the pure renderers alone.
 
     python3 bench/bench_program.py [--rounds N] [--out bench/RESULTS.md]
+
+It rewrites only its own section of RESULTS.md (between the
+``<!-- program begin/end -->`` markers).
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from pathlib import Path  # noqa: E402
 
 from agentstream.config import render_agent_config, render_hashring  # noqa: E402
+from common import write_section  # noqa: E402
 from tests.support.stack_runner import load_stack_config, run_stack, shipped_stacks  # noqa: E402
 
 
@@ -78,7 +85,7 @@ def main() -> None:
     med = {n: statistics.median(v) for n, v in samples.items()}
     ratio = med["dev topology, kubernetes target"] / med["dev topology, docker target"]
     lines = [
-        "# Benchmark results: stack program",
+        "## Stack program (bench_program.py)",
         "",
         f"`python3 bench/bench_program.py --rounds {args.rounds}`, {time.strftime('%Y-%m-%d')}, "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
@@ -105,8 +112,8 @@ def main() -> None:
         "which dominate a real preview. Rows `stack dev` and `dev topology, docker target` run the",
         "same program; their difference shows the run-to-run noise on this 2-core machine.",
     ]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    # Only this script's section of RESULTS.md; the other benchmarks own theirs.
+    write_section(Path(args.out), "program", "\n".join(lines))
     print("\n".join(lines))
 
 

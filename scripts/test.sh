@@ -7,11 +7,11 @@
 #   3. unit + policy tests run (mock engine, schemas, renderers, bad input)
 #   4. e2e tests: the real Pulumi engine deploys stacks onto the real Docker
 #      engine with the real binaries
-#   5. Kubernetes tiers on a local cluster (scripts/k8s-tier.sh; its binaries
-#      are built in the background from step 2 on): kwok (every Kubernetes
-#      stack up/second up/destroy, server-side dry runs), then real pods; in
-#      the background, while
-#   6. the fault suite (pytest -m faults) runs on Docker, then
+#   5. side by side with step 4: the Kubernetes tiers on a local cluster
+#      (scripts/k8s-tier.sh; its binaries are built in the background from
+#      step 2 on): kwok (every Kubernetes stack up/second up/destroy,
+#      server-side dry runs), then real pods; and
+#   6. the fault suite (pytest -m faults, its own names on Docker); then
 #   7. the benchmarks in quick mode (bench/run.py --quick)
 # Set AGENTSTREAM_SKIP_E2E=1 to run only steps 1 and 3, AGENTSTREAM_SKIP_K8S=1
 # to skip step 5, AGENTSTREAM_SKIP_FAULTS=1 to skip step 6.
@@ -32,10 +32,13 @@ if [[ "${AGENTSTREAM_SKIP_E2E:-}" != 1 ]]; then
   bash scripts/e2e-setup.sh >"$envfile" &
   setup_pid=$!
 fi
+# Exit codes of background jobs, one file per job (a job started from a
+# subshell cannot be waited for by another subshell).
+status_dir="$(mktemp -d)"
 k8s_pid=
 if [[ "${AGENTSTREAM_SKIP_E2E:-}" != 1 && "${AGENTSTREAM_SKIP_K8S:-}" != 1 ]]; then
   log "building the local Kubernetes cluster's binaries in the background (progress lines start with [k8s-setup])"
-  bash scripts/k8s-setup.sh &
+  ( rc=0; bash scripts/k8s-setup.sh || rc=$?; echo "$rc" >"$status_dir/k8s-build" ) &
   k8s_pid=$!
 fi
 
@@ -54,56 +57,67 @@ source "$envfile"; rm -f "$envfile"
 log "set-up done after $(($(date +%s) - start))s; pulumi $(pulumi version) at $(command -v pulumi)"
 ((unit_rc == 0)) || { log "unit/policy tests failed; not running e2e"; exit "$unit_rc"; }
 
-log "e2e tests (real engine, real Docker, real binaries)"
-# -s: progress (pulumi output, waits, counts) shows live.
-python3 -m pytest -v -s -m e2e tests/e2e
-log "e2e tests passed after $(($(date +%s) - start))s"
-
-# The Kubernetes tiers (containerd, no Docker) run in the background while
-# the fault suite runs on Docker: they share no names, ports or engines.
-tiers_pid=
-tiers_rc="$(mktemp)"
+# Three suites run side by side, so a cold run fits CI's 90 minutes: the
+# e2e tests (Docker, the dev stack's names), the fault suite (Docker, its
+# own faults-* names, network and ports) and the Kubernetes tiers
+# (containerd, no Docker). They share no names, ports or engines; each one's
+# lines carry its tag.
+background() {  # tag, command...: run it tagged in the background; its exit code lands in $status_dir/<tag>
+  local tag="$1"; shift
+  ( rc=0; "$@" || rc=$?; echo "$rc" >"$status_dir/$tag" ) 2>&1 | sed -u "s/^/[$tag] /" &
+}
+k8s_tiers() {
+  log "waiting for the k8s-local build"
+  wait_k8s_build || { log "k8s-local build failed"; return 1; }
+  for tier in kwok real; do
+    log "Kubernetes tier: $tier"
+    bash scripts/k8s-tier.sh "$tier" || { log "Kubernetes tier $tier failed"; return 1; }
+    log "Kubernetes tier $tier passed after $(($(date +%s) - start))s"
+  done
+}
+fault_suite() {
+  python3 -m pytest -v -s -m faults tests/faults
+}
+wait_k8s_build() {
+  until [[ -f "$status_dir/k8s-build" ]]; do sleep 5; done
+  return "$(cat "$status_dir/k8s-build")"
+}
+tags=()
 if [[ -z "$k8s_pid" ]]; then
   log "AGENTSTREAM_SKIP_K8S=1: skipping the Kubernetes tiers"
 else
-  log "waiting for the k8s-local build"
-  if ! wait "$k8s_pid"; then log "k8s-local build failed"; exit 1; fi
-  log "Kubernetes tiers kwok, then real, in the background (their lines start with [k8s])"
-  (
-    rc=0
-    for tier in kwok real; do
-      log "Kubernetes tier: $tier"
-      bash scripts/k8s-tier.sh "$tier" || { rc=$?; log "Kubernetes tier $tier failed"; break; }
-      log "Kubernetes tier $tier passed after $(($(date +%s) - start))s"
-    done
-    echo "$rc" >"$tiers_rc"
-  ) 2>&1 | sed -u 's/^/[k8s] /' &
-  tiers_pid=$!
+  log "Kubernetes tiers (kwok, then real) in the background; their lines start with [k8s]"
+  background k8s k8s_tiers; tags+=(k8s)
 fi
-
-faults_rc=0
 if [[ "${AGENTSTREAM_SKIP_FAULTS:-}" == 1 ]]; then
   log "AGENTSTREAM_SKIP_FAULTS=1: skipping the fault suite"
 else
-  log "fault suite (real binaries on Docker: receivers killed, network cut, object store down, ...)"
-  python3 -m pytest -v -s -m faults tests/faults || faults_rc=$?
-  log "fault suite: exit $faults_rc after $(($(date +%s) - start))s"
+  log "fault suite (real binaries on Docker: receivers killed, network cut, object store down, ...) in the background; its lines start with [faults]"
+  background faults fault_suite; tags+=(faults)
 fi
 
+log "e2e tests (real engine, real Docker, real binaries)"
+# -s: progress (pulumi output, waits, counts) shows live.
+e2e_rc=0
+python3 -m pytest -v -s -m e2e tests/e2e || e2e_rc=$?
+log "e2e tests: exit $e2e_rc after $(($(date +%s) - start))s"
+
+log "waiting for: ${tags[*]:-nothing}"
+wait
+failed=0
+for tag in "${tags[@]}"; do
+  rc="$(cat "$status_dir/$tag" 2>/dev/null || echo 1)"
+  log "$tag: exit $rc"
+  ((rc == 0)) || failed=1
+done
+((e2e_rc == 0)) || failed=1
+
+# Last, alone on the machine: each benchmark once, small (results not kept).
 bench_rc=0
-log "benchmarks, quick mode (each once, small; results not kept)"
+log "benchmarks, quick mode"
 python3 bench/run.py --quick || bench_rc=$?
 log "benchmarks --quick: exit $bench_rc after $(($(date +%s) - start))s"
-
-if [[ -n "$tiers_pid" ]]; then
-  log "waiting for the Kubernetes tiers"
-  wait "$tiers_pid" || true
-  k8s_rc="$(cat "$tiers_rc" 2>/dev/null || echo 1)"
-  [[ -n "$k8s_rc" ]] || k8s_rc=1
-  log "Kubernetes tiers: exit $k8s_rc after $(($(date +%s) - start))s"
-  ((k8s_rc == 0)) || exit "$k8s_rc"
-fi
-rm -f "$tiers_rc"
-((faults_rc == 0)) || exit "$faults_rc"
-((bench_rc == 0)) || exit "$bench_rc"
+((bench_rc == 0)) || failed=1
+rm -rf "$status_dir"
+((failed == 0)) || { log "some tests failed (see above)"; exit 1; }
 log "all tests passed in $(($(date +%s) - start))s"

@@ -126,11 +126,21 @@ def wait_all_healthy(docker_client, names: list[str], timeout: float = 120) -> N
     wait_for(f"{', '.join(names)} healthy", healthy, timeout=timeout, interval=3)
 
 
+# CI runs the fault suite (tests/faults) beside this one on the same engine;
+# its resources are all named faults-* (network agentstream-faults) and are
+# its own to clean up.
+OTHER_SUITES = ("faults-", "agentstream-faults")
+
+
 def part_of_leftovers(docker_client) -> list[str]:
-    """Every container, volume and network of ours still on the engine."""
-    left = [f"container {c.name}" for c in docker_client.containers.list(all=True, filters={"label": PART_OF})]
-    left += [f"volume {v.name}" for v in docker_client.volumes.list(filters={"label": PART_OF})]
-    left += [f"network {n.name}" for n in docker_client.networks.list(filters={"label": PART_OF})]
+    """Every container, volume and network of ours still on the engine
+    (the fault suite's excepted)."""
+    left = [f"container {c.name}" for c in docker_client.containers.list(all=True, filters={"label": PART_OF})
+            if not c.name.startswith(OTHER_SUITES)]
+    left += [f"volume {v.name}" for v in docker_client.volumes.list(filters={"label": PART_OF})
+             if not v.name.startswith(OTHER_SUITES)]
+    left += [f"network {n.name}" for n in docker_client.networks.list(filters={"label": PART_OF})
+             if not n.name.startswith(OTHER_SUITES)]
     return left
 
 
