@@ -11,10 +11,11 @@
 #      (scripts/k8s-tier.sh; its binaries are built in the background from
 #      step 2 on): kwok (every Kubernetes stack up/second up/destroy,
 #      server-side dry runs), then real pods; and
-#   6. the fault suite (pytest -m faults, its own names on Docker); then
+#   6. with AGENTSTREAM_FAULTS=1, the fault suite (pytest -m faults, its own
+#      names on Docker); then
 #   7. the benchmarks in quick mode (bench/run.py --quick)
 # Set AGENTSTREAM_SKIP_E2E=1 to run only steps 1 and 3, AGENTSTREAM_SKIP_K8S=1
-# to skip step 5, AGENTSTREAM_SKIP_FAULTS=1 to skip step 6.
+# to skip step 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[test] $(date +%H:%M:%S) $*"; }
@@ -44,7 +45,7 @@ fi
 
 log "unit and policy tests"
 unit_rc=0
-python3 -m pytest -q tests/unit tests/policy || unit_rc=$?
+python3 -m pytest -q tests/unit tests/policy tests/faults/test_counting.py || unit_rc=$?
 log "unit and policy tests: exit $unit_rc after $(($(date +%s) - start))s"
 
 if [[ -z "$setup_pid" ]]; then
@@ -89,8 +90,11 @@ else
   log "Kubernetes tiers (kwok, then real) in the background; their lines start with [k8s]"
   background k8s k8s_tiers; tags+=(k8s)
 fi
-if [[ "${AGENTSTREAM_SKIP_FAULTS:-}" == 1 ]]; then
-  log "AGENTSTREAM_SKIP_FAULTS=1: skipping the fault suite"
+# Not yet in the default run: about 25 minutes, three known failures
+# (xfail, see tests/faults/test_faults.py and the README's Reliability
+# section) and not yet run beside the e2e suite. AGENTSTREAM_FAULTS=1 adds it.
+if [[ "${AGENTSTREAM_FAULTS:-}" != 1 ]]; then
+  log "fault suite not run (AGENTSTREAM_FAULTS=1 runs it beside the e2e tests; or: python3 -m pytest -v -s -m faults tests/faults)"
 else
   log "fault suite (real binaries on Docker: receivers killed, network cut, object store down, ...) in the background; its lines start with [faults]"
   background faults fault_suite; tags+=(faults)

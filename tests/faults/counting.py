@@ -1,0 +1,264 @@
+"""The fault suite's counting checker: were all scraped samples kept?
+
+What "was scraped" means here. Every agent scrapes each of its targets on a
+fixed grid: one scrape every ``interval`` at a phase of its own (Prometheus
+derives a target's offset from a hash of the target and the agent, and
+aligns the timestamps to that grid), and every scrape writes one sample of
+``up``, whether the target answered or not. So, per agent and target, the
+samples of ``up`` in a window are a gap-free series at ``interval`` spacing,
+and a missing grid slot is a sample that was scraped and is not in the store.
+The reference is therefore the agent's own schedule, which no fault on the
+receive side can change: it needs no second pipeline and no clock of ours.
+
+Three views are counted over the window ``(start, end]``, through Query:
+
+* **raw**, per (target, agent): the union over receive replicas of that
+  agent's samples (``dedup=false``). A hole here is a sample lost by the
+  pipeline (or, when the agent itself was down, never scraped: ``down``
+  says when, and those slots are counted apart, not as lost);
+* **deduplicated**, per target: what a user sees (``dedup=true``): one
+  sample per interval, a hole is a sample missing from the view;
+* **fleet**, per target: the union of every agent's samples; its longest
+  gap shows whether some agent covered the target all along.
+
+The window's edges are the only slack: one slot may be missing at each edge
+(the window may cut it), no more. Too many samples fail too (the
+deduplicated view must not show two agents' samples).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+from tests.support.pipeline import Query
+from tests.support.real_stack import log
+
+INTERVAL = 5.0
+
+
+class LossError(AssertionError):
+    """The checker found samples missing (or too many) in a window."""
+
+
+@dataclass
+class SeriesCount:
+    """One series' samples in the window, against its grid of scrape slots."""
+
+    key: str
+    start: float
+    end: float
+    interval: float
+    timestamps: list[float]
+    # Grid slots with no sample, inside the window (edge slack excluded).
+    missing: list[float] = field(default_factory=list)
+    # Of those, the slots that fell while the agent was down (never scraped).
+    not_scraped: list[float] = field(default_factory=list)
+    # Deduplicated view only: slots the store holds a sample for (some
+    # agent's, within half an interval) that the view does not show.
+    hidden: list[float] = field(default_factory=list)
+
+    @property
+    def expected(self) -> float:
+        return (self.end - self.start) / self.interval
+
+    @property
+    def counted(self) -> int:
+        return len(self.timestamps)
+
+    @property
+    def lost(self) -> list[float]:
+        return [t for t in self.missing if t not in self.not_scraped and t not in self.hidden]
+
+    @property
+    def excess(self) -> int:
+        """Samples beyond one per interval (edges allowed)."""
+        return max(0, self.counted - math.floor(self.expected) - 1)
+
+    def longest_gap(self) -> float:
+        points = [self.start, *self.timestamps, self.end]
+        return max(b - a for a, b in zip(points, points[1:]))
+
+    def __str__(self) -> str:
+        text = f"{self.key}: {self.counted} samples, {self.expected:.1f} slots"
+        if self.lost:
+            text += f", LOST {len(self.lost)} at {_times(self.lost)}"
+        if self.not_scraped:
+            text += f", {len(self.not_scraped)} not scraped (agent down)"
+        if self.hidden:
+            text += f", {len(self.hidden)} stored but not shown (dedup) at {_times(self.hidden)}"
+        if self.excess:
+            text += f", {self.excess} TOO MANY"
+        return text
+
+
+def missing_slots(timestamps: list[float], start: float, end: float, interval: float) -> list[float]:
+    """The grid slots in (start, end] that hold no sample, one slot of slack
+    at each edge. A gap of n intervals between two samples misses n-1 slots
+    (rounded: timestamps jitter by milliseconds, a late scrape by more)."""
+    ts = sorted(t for t in timestamps if start < t <= end)
+    if not ts:
+        # Nothing at all: every slot but one at each edge is missing.
+        n = max(0, math.floor((end - start) / interval) - 2)
+        return [start + (k + 1.5) * interval for k in range(n)]
+    missing: list[float] = []
+    # Before the first sample: slots at first - k*interval still in the window.
+    # The slot nearest the edge (k = head) is the edge's slack.
+    head = math.floor((ts[0] - start) / interval - 0.05)
+    missing += [ts[0] - k * interval for k in range(1, head)]
+    for a, b in zip(ts, ts[1:]):
+        n = round((b - a) / interval) - 1
+        missing += [a + k * (b - a) / (n + 1) for k in range(1, n + 1)]
+    tail = math.floor((end - ts[-1]) / interval + 0.05)
+    missing += [ts[-1] + k * interval for k in range(1, tail)]
+    return sorted(missing)
+
+
+@dataclass
+class Counts:
+    """Everything the checker counted for one selector over one window."""
+
+    selector: str
+    start: float
+    end: float
+    interval: float
+    raw: dict[tuple[str, str], SeriesCount]
+    dedup: dict[str, SeriesCount]
+    fleet: dict[str, SeriesCount]
+
+    def lost_raw(self) -> dict[str, list[float]]:
+        return {c.key: c.lost for c in self.raw.values() if c.lost}
+
+    def lost_dedup(self) -> dict[str, list[float]]:
+        return {c.key: c.lost for c in self.dedup.values() if c.lost}
+
+    def summary(self) -> str:
+        lines = [f"{self.selector} over ({self.start:.0f}, {self.end:.0f}] = {self.end - self.start:.0f}s, "
+                 f"{self.interval:.0f}s scrapes:"]
+        lines += [f"  deduplicated {c}" for c in self.dedup.values()]
+        lines += [f"  raw {c}" for c in self.raw.values()]
+        lines += [f"  fleet {c.key}: longest gap {c.longest_gap():.1f}s" for c in self.fleet.values()]
+        return "\n".join(lines)
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "expected_per_target": int(round((self.end - self.start) / self.interval)),
+            "dedup_counted": sum(c.counted for c in self.dedup.values()),
+            "dedup_lost": sum(len(c.lost) for c in self.dedup.values()),
+            "dedup_hidden": sum(len(c.hidden) for c in self.dedup.values()),
+            "raw_counted": sum(c.counted for c in self.raw.values()),
+            "raw_lost": sum(len(c.lost) for c in self.raw.values()),
+            "not_scraped": sum(len(c.not_scraped) for c in self.raw.values()),
+        }
+
+
+def count(
+    q: Query,
+    selector: str,
+    start: float,
+    end: float,
+    *,
+    interval: float = INTERVAL,
+    down: Optional[dict[str, tuple[float, float]]] = None,
+    params: Optional[dict[str, str]] = None,
+) -> Counts:
+    """Count ``selector``'s samples (``up{cluster=...}``) in (start, end].
+
+    ``down`` maps an agent (its replica label value) to a span during which
+    it was not running: its grid slots there were never scraped. ``params``
+    go to Query as they are (e.g. ``storeMatch[]`` to ask one StoreAPI only).
+    """
+    window = max(1, int(math.ceil(end - start)))
+    raw_ts: dict[tuple[str, str], set[float]] = {}
+    for s in q.query(f"{selector}[{window}s]", dedup=False, time=end, **(params or {})):
+        key = (s["metric"].get("instance", ""), s["metric"].get("prometheus_replica", ""))
+        raw_ts.setdefault(key, set()).update(float(t) for t, _ in s["values"] if start < float(t) <= end)
+    dedup_ts: dict[str, list[float]] = {}
+    for s in q.query(f"{selector}[{window}s]", dedup=True, time=end, **(params or {})):
+        target = s["metric"].get("instance", "")
+        assert target not in dedup_ts, f"two deduplicated series for {target}: {s['metric']}"
+        dedup_ts[target] = sorted(float(t) for t, _ in s["values"] if start < float(t) <= end)
+
+    def series(key: str, ts: Iterable[float], agent: Optional[str] = None) -> SeriesCount:
+        c = SeriesCount(key, start, end, interval, sorted(ts))
+        c.missing = missing_slots(c.timestamps, start, end, interval)
+        if agent and down and agent in down:
+            lo, hi = down[agent]
+            c.not_scraped = [t for t in c.missing if lo <= t <= hi]
+        return c
+
+    raw = {k: series(f"{k[0]} by {k[1]}", ts, agent=k[1]) for k, ts in sorted(raw_ts.items())}
+    dedup = {t: series(t, ts) for t, ts in sorted(dedup_ts.items())}
+    fleet: dict[str, SeriesCount] = {}
+    for (target, _), ts in raw_ts.items():
+        prev = fleet.get(target)
+        fleet[target] = SeriesCount(target, start, end, interval, sorted(set(prev.timestamps if prev else []) | ts))
+    # A slot missing from the deduplicated view, while some agent's sample
+    # for that interval is stored, is hidden by deduplication, not lost
+    # (Thanos' penalty deduplication skips up to two samples when it
+    # switches replicas: pkg/dedup/iter.go).
+    for target, d in dedup.items():
+        stored = fleet[target].timestamps if target in fleet else []
+        d.hidden = [t for t in d.missing if any(abs(x - t) <= interval / 2 + 0.5 for x in stored)]
+    return Counts(selector, start, end, interval, raw, dedup, fleet)
+
+
+def check(
+    q: Query,
+    selector: str,
+    start: float,
+    end: float,
+    targets: Iterable[str],
+    agents: Iterable[str],
+    *,
+    interval: float = INTERVAL,
+    down: Optional[dict[str, tuple[float, float]]] = None,
+    views: tuple[str, ...] = ("raw", "dedup"),
+    hidden_allowed: int = 0,
+    params: Optional[dict[str, str]] = None,
+    verbose: bool = True,
+) -> Counts:
+    """Count, then raise ``LossError`` unless every (target, agent) pair and
+    every target's deduplicated series holds every scraped sample in the
+    window (one slot of slack at each edge) and no more than one per
+    interval. ``views`` picks which of the two must be complete.
+    ``hidden_allowed``: slots per target the deduplicated view may skip
+    while the store holds them, and extra samples it may show (0: none; a
+    fault that makes Query switch replicas may cost up to 2 skipped, Thanos'
+    penalty, or show one early)."""
+    c = count(q, selector, start, end, interval=interval, down=down, params=params)
+    problems = []
+    targets, agents = sorted(targets), sorted(agents)
+    if "dedup" in views:
+        absent = [t for t in targets if t not in c.dedup]
+        if absent:
+            problems.append(f"no deduplicated series for {absent}")
+        # A replica switch may also show one sample early (the other
+        # agent's, within the interval): allowed as often as a skip is.
+        problems += [
+            f"deduplicated {x}" for x in c.dedup.values()
+            if x.lost or x.excess > hidden_allowed or len(x.hidden) > hidden_allowed
+        ]
+    if "raw" in views:
+        absent_raw = [f"{t} by {a}" for t in targets for a in agents if (t, a) not in c.raw]
+        # An agent down for the whole window scraped nothing: not a loss.
+        absent_raw = [k for k in absent_raw if not (down and k.split(" by ")[1] in down)]
+        if absent_raw:
+            problems.append(f"no samples at all for {absent_raw}")
+        problems += [f"raw {x}" for x in c.raw.values() if x.lost or x.excess]
+    if verbose or not problems:
+        log(c.summary())
+    if problems:
+        raise LossError(
+            f"samples missing in {selector} over ({start:.0f}, {end:.0f}]:\n  " + "\n  ".join(problems)
+            + "\n" + c.summary()
+        )
+    return c
+
+
+def _times(ts: list[float]) -> str:
+    import time as _t
+
+    shown = [_t.strftime("%H:%M:%S", _t.gmtime(t)) for t in ts[:6]]
+    return ", ".join(shown) + (f" (+{len(ts) - 6} more)" if len(ts) > 6 else "")
