@@ -29,4 +29,16 @@ if ((rc == 141)) && grep -q 'Client Version:' "$out"; then
 fi
 rm -f "$out"
 ((rc == 0)) || { log "k8s-local install failed (exit $rc)"; exit "$rc"; }
+# up.sh --mode real needs these commands, but the shared install.sh does not
+# install nftables (a CI run on a fresh machine failed with "nft not found"):
+# install whichever Debian package is missing.
+missing=()
+for pair in nft:nftables iptables:iptables ip:iproute2 sysctl:procps curl:curl openssl:openssl; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages the real-pods cluster needs: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2 \
+    || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2; }
+fi
 log "k8s-local ready after $(($(date +%s) - start))s"
