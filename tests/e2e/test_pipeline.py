@@ -235,7 +235,8 @@ def test_receive_uploads_short_blocks(pipeline, docker_client):
     )
     labels = {b["thanos"]["labels"].get("receive_replica") for b in blocks}
     assert labels and labels <= {f"central-receive-{i}" for i in range(3)}
-    assert {b["thanos"]["labels"].get("tenant_id") for b in blocks} <= set(pipeline.fleets) | {"default-tenant"}
+    # The fleets' tenants and the self-monitoring agent's ("meta").
+    assert {b["thanos"]["labels"].get("tenant_id") for b in blocks} <= set(pipeline.fleets) | {"default-tenant", "meta"}
     # Cut by --tsdb.max-block-duration (BLOCK_DURATION here, 2h in production).
     assert all(b["maxTime"] - b["minTime"] <= duration_seconds(BLOCK_DURATION) * 1000 for b in blocks), [
         (b["minTime"], b["maxTime"]) for b in blocks

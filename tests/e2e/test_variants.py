@@ -206,7 +206,8 @@ def test_filesystem_bucket_is_shared_by_receive_and_store(split):
         timeout=480,
         interval=15,
     )
-    assert {b["thanos"]["labels"]["tenant_id"] for b in blocks} <= {"gotham", "default-tenant"}
+    # The edge fleet's tenant and central's self-monitoring agent's ("meta").
+    assert {b["thanos"]["labels"]["tenant_id"] for b in blocks} <= {"gotham", "default-tenant", "meta"}
     start = min(b["minTime"] for b in blocks) / 1000
     end = max(b["maxTime"] for b in blocks) / 1000
     for i in range(2):
