@@ -63,6 +63,13 @@ def thanos_command_lines(run: StackRun) -> list[tuple[str, list[str], dict[str, 
     for r in run.resources:
         if r.type == "docker:index/container:Container" and r.inputs.get("command", [""])[0] in THANOS_COMMANDS:
             files = {u["file"]: u["content"] for u in r.inputs.get("uploads", [])}
+            # Live files (the hashring) sit on a named volume <workload>-live,
+            # written by its one-shot -live-sync container from an upload at
+            # the same path the instances mount.
+            for v in r.inputs.get("volumes") or []:
+                if v.get("volumeName", "").endswith("-live"):
+                    writer = next(w for w in run.resources if w.name == f"{v['volumeName']}-sync")
+                    files.update({u["file"]: u["content"] for u in writer.inputs.get("uploads", [])})
             found.append((r.name, r.inputs["command"], files))
         elif r.type in ("kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment"):
             pod_spec = r.inputs["spec"]["template"]["spec"]
@@ -80,6 +87,10 @@ def thanos_command_lines(run: StackRun) -> list[tuple[str, list[str], dict[str, 
                     # dropped file would start thanos without it.
                     assert all(m["name"] in sources for m in mounted), (r.name, mounted, list(sources))
                     files = {m["mountPath"]: sources[m["name"]][m["subPath"]] for m in mounted}
+                    # Live files: their ConfigMap mounted as a directory.
+                    for m in c.get("volumeMounts", []):
+                        if not m.get("subPath") and m["name"] in sources:
+                            files.update({f"{m['mountPath']}/{k}": v for k, v in sources[m["name"]].items()})
                     pod = f"{r.inputs['metadata']['name']}-0"
                     found.append((r.name, [a.replace("$(INSTANCE)", pod) for a in args], files))
     return found
@@ -92,8 +103,8 @@ THANOS_COMMANDS = ("receive", "query", "store", "compact", "query-frontend")
 def test_agent_configs_pass_promtool(stack_name, promtool):
     configs = agent_configs(stack(stack_name))
     if stack_name == "central":
-        assert configs == []  # the central stack deploys no agents
-        return
+        # The central stack deploys no fleet, only its self-monitoring agent.
+        assert len(configs) == 1 and configs[0][0].startswith("meta-agent"), [c[0] for c in configs]
     assert configs, f"stack {stack_name} renders no agent config"
     for where, text, env in configs:
         with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
