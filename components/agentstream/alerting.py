@@ -268,11 +268,8 @@ class Alerting(pulumi.ComponentResource):
             # Each instance is given every instance as a peer, itself
             # included (memberlist skips its own address), so one argv fits all.
             peers = [f"{h}:{ALERTMANAGER_CLUSTER_PORT}" for h in hosts] if am["replicas"] > 1 else []
-            config = (
-                pulumi.Output.from_input(am["config"]).apply(render_alertmanager_config)
-                if am.get("config") is not None
-                else pulumi.Output.from_input(render_alertmanager_config(None))
-            )
+            # render_alertmanager_config(None) is the default config.
+            config = pulumi.Output.from_input(am.get("config")).apply(render_alertmanager_config)
             self.alertmanager = Workload(
                 name=am_name,
                 component="alertmanager",

@@ -99,9 +99,9 @@ def scrape_jobs(components: list[Any]) -> list[dict[str, Any]]:
         workloads: list[Workload] = c.workloads
         for w in workloads:
             ep = ENDPOINTS.get(w.component)
-            port = next((p.port for p in w.ports if ep is not None and p.name == ep.port), None)
+            port = next((p.port for p in w.ports if p.name == ep.port), None) if ep is not None else None
             if ep is None or port is None:
-                continue  # nothing to scrape (e.g. a filesystem bucket has no process)
+                continue  # not a kind we scrape, or no metrics port
             job = jobs.setdefault(ep.job, {"name": ep.job, "targets": [], "metrics_path": ep.path})
             job["targets"] += [f"{host}:{port}" for host in scrape_hosts(c.target, w)]
     return list(jobs.values())
