@@ -9,156 +9,44 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentstream.agent_fleet import AgentFleetArgs, RemoteWriteAuth, ScrapeJob
+from agentstream.alerting import AlertingArgs, AlertmanagerArgs
+from agentstream.object_store import ObjectStoreArgs
+from agentstream.receive_cluster import QueryFrontendArgs, QueryFrontendCache, ReceiveClusterArgs, ReceiveResources
+from agentstream.self_monitoring import SelfMonitoringArgs
+from agentstream.sizing import SchedulingArgs, stack_keys
+from agentstream.targets.docker import DockerTargetArgs
+from agentstream.targets.kubernetes import IngressArgs, KubernetesTargetArgs
 from agentstream.validation import check_bool, check_image, check_keys
 
 ROLES = ("all", "central", "edge")
 TARGETS = ("docker", "kubernetes")
 
-# config key -> component arg, per section. The order documents the keys.
-OBJECT_STORE_KEYS = {
-    "engine": "engine",
-    "bucket": "bucket",
-    "storageSize": "storage_size",
-    "storageClass": "storage_class",
-    "resources": "resources",
-    "scheduling": "scheduling",
-}
-RECEIVE_KEYS = {
-    "replicas": "replicas",
-    "replicationFactor": "replication_factor",
-    "hashringAlgorithm": "hashring_algorithm",
-    "routerReplicas": "router_replicas",
-    "tenantHeader": "tenant_header",
-    "defaultTenant": "default_tenant",
-    "tenantLabel": "tenant_label",
-    "replicaLabel": "replica_label",
-    "agentReplicaLabels": "agent_replica_labels",
-    "retention": "retention",
-    "blockDuration": "block_duration",
-    "bucketSyncInterval": "bucket_sync_interval",
-    "bucketRetentionRaw": "bucket_retention_raw",
-    "bucketRetention5m": "bucket_retention_5m",
-    "bucketRetention1h": "bucket_retention_1h",
-    "queryReplicas": "query_replicas",
-    "queryPort": "query_port",
-    "queryFrontend": "query_frontend",
-    "remoteWritePort": "remote_write_port",
-    "publishRemoteWrite": "publish_remote_write",
-    "storageSize": "storage_size",
-    # Thanos' own limits-file keys, snake_case as in its docs (see README).
-    "limits": "limits",
-    "resources": "resources",
-    "scheduling": "scheduling",
-    "storageClass": "storage_class",
-}
-FLEET_KEYS = {
-    "name": "name",
-    "agents": "agents",
-    "cluster": "cluster",
-    "externalLabels": "external_labels",
-    "replicaLabel": "replica_label",
-    "scrapeInterval": "scrape_interval",
-    "staticTargets": "static_targets",
-    "kubernetesSd": "kubernetes_sd",
-    "remoteWriteUrl": "remote_write_url",
-    "tenant": "tenant",
-    "queueConfig": "queue_config",
-    "walRetention": "wal_retention",
-    "walSize": "wal_size",
-    "remoteWriteAuth": "remote_write_auth",
-    "scrapeJobs": "scrape_jobs",
-    "resources": "resources",
-    "scheduling": "scheduling",
-    "storageClass": "storage_class",
-}
-# fleets[].scrapeJobs[]: named jobs of host:port targets.
-SCRAPE_JOB_KEYS = {"name": "name", "targets": "targets", "metricsPath": "metrics_path"}
-# The self-monitoring fleet (role all/central): on unless enabled is false.
-SELF_MONITORING_KEYS = {
-    "enabled": "enabled",
-    "agents": "agents",
-    "scrapeInterval": "scrape_interval",
-    "tenant": "tenant",
-    "walSize": "wal_size",
-    "resources": "resources",
-    "scheduling": "scheduling",
-    "storageClass": "storage_class",
-}
-# The Ruler and Alertmanager (role all/central): off unless enabled is true.
-ALERTING_KEYS = {
-    "enabled": "enabled",
-    "evalInterval": "eval_interval",
-    "retention": "retention",
-    "replicas": "replicas",
-    "defaultRules": "default_rules",
-    # File name -> Prometheus rule-file content (a mapping, or YAML text).
-    "ruleFiles": "rule_files",
-    "alertmanagerUrls": "alertmanager_urls",
-    "alertmanager": "alertmanager",
-    "port": "port",
-    "storageSize": "storage_size",
-    "storageClass": "storage_class",
-    "resources": "resources",
-    "scheduling": "scheduling",
-}
+# config key -> component arg, per section: derived from the components'
+# args (camelCase of each field), so a new arg is a new stack key. Omitted:
+# dependencies (target, receive, object store), images (agentstream:images),
+# and what the stack program derives (a fleet's tenant header).
+OBJECT_STORE_KEYS = stack_keys(ObjectStoreArgs, omit=("target", "image", "external_config"))
+RECEIVE_KEYS = stack_keys(ReceiveClusterArgs, omit=("target", "object_store", "image"))
+FLEET_KEYS = stack_keys(AgentFleetArgs, omit=("target", "receive", "image", "tenant_header"), extra=("name",))
+SCRAPE_JOB_KEYS = stack_keys(ScrapeJob)
+# On unless enabled is false (the self-monitoring fleet, role all/central);
+# off unless enabled is true (the Ruler and Alertmanager).
+SELF_MONITORING_KEYS = stack_keys(SelfMonitoringArgs, omit=("target", "receive", "image", "monitor"), extra=("enabled",))
+ALERTING_KEYS = stack_keys(AlertingArgs, omit=("target", "receive", "object_store", "image"), extra=("enabled",))
 # alerting.alertmanager.config is Alertmanager's own alertmanager.yml, as is.
-ALERTMANAGER_KEYS = {
-    "replicas": "replicas",
-    "config": "config",
-    "port": "port",
-    "storageSize": "storage_size",
-    "resources": "resources",
-}
-FRONTEND_KEYS = {
-    "enabled": "enabled",
-    "replicas": "replicas",
-    "splitInterval": "split_interval",
-    "maxRetries": "max_retries",
-    "cache": "cache",
-    "port": "port",
-}
-FRONTEND_CACHE_KEYS = {"type": "type", "maxSize": "max_size", "addresses": "addresses", "address": "address"}
+ALERTMANAGER_KEYS = stack_keys(AlertmanagerArgs, omit=("image",))
+FRONTEND_KEYS = stack_keys(QueryFrontendArgs)
+FRONTEND_CACHE_KEYS = stack_keys(QueryFrontendCache)
 # receive.resources: one entry per role, each {requests: {cpu, memory}, limits: {cpu, memory}}.
-RECEIVE_RESOURCES_KEYS = {
-    "receive": "receive",
-    "router": "router",
-    "query": "query",
-    "queryFrontend": "query_frontend",
-    "store": "store",
-    "compact": "compact",
-}
+RECEIVE_RESOURCES_KEYS = stack_keys(ReceiveResources)
 # Kubernetes only; the values are raw Kubernetes objects, camelCase inside.
-SCHEDULING_KEYS = {
-    "nodeSelector": "node_selector",
-    "tolerations": "tolerations",
-    "affinity": "affinity",
-    "topologySpreadConstraints": "topology_spread_constraints",
-    "priorityClassName": "priority_class_name",
-}
+SCHEDULING_KEYS = stack_keys(SchedulingArgs)
 # The token or password comes from the secret agentstream:remoteWriteSecret.
-AUTH_KEYS = {"type": "type", "username": "username"}
-DOCKER_KEYS = {
-    "network": "network",
-    "createNetwork": "create_network",
-    "publishAddress": "publish_address",
-    "restart": "restart",
-    "wait": "wait",
-}
-KUBERNETES_KEYS = {
-    "namespace": "namespace",
-    "createNamespace": "create_namespace",
-    "clusterDomain": "cluster_domain",
-    "storageClass": "storage_class",
-    "ingress": "ingress",
-}
-INGRESS_KEYS = {
-    "host": "host",
-    "className": "class_name",
-    "tlsSecretName": "tls_secret_name",
-    "annotations": "annotations",
-    "awaitAddress": "await_address",
-    "addressTimeout": "address_timeout",
-}
+AUTH_KEYS = stack_keys(RemoteWriteAuth, omit=("secret",))
+DOCKER_KEYS = stack_keys(DockerTargetArgs)
+KUBERNETES_KEYS = stack_keys(KubernetesTargetArgs)
+INGRESS_KEYS = stack_keys(IngressArgs)
 # Which of the central stack's remote-write URLs an edge writes to.
 CENTRAL_ENDPOINTS = ("internal", "external")
 IMAGE_KEYS = ("prometheus", "thanos", "seaweedfs", "minio", "alertmanager")

@@ -19,6 +19,13 @@ log "building/finding the k8s-local binaries (progress lines below)"
 # counts as success only when that final line was reached (its "Client
 # Version:" output is in the log) and kubectl then runs; any other failure is
 # real and stops here.
+# Its Debian packages first, under our apt lock (install.sh's own apt-get
+# would race e2e-setup's, which runs beside this); then it finds them there.
+need=()
+for p in containerd runc containernetworking-plugins iptables openssl busybox-static python3 iproute2; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if ((${#need[@]})); then log "installing the Debian packages install.sh needs: ${need[*]}"; apt_install --no-install-recommends "${need[@]}"; fi
 out="$(mktemp)"
 rc=0
 bash "$tools/k8s-local/install.sh" 2>&1 | grep --line-buffered -v '^go: downloading' | tee "$out" >&2 || rc=$?
@@ -38,7 +45,6 @@ for pair in nft:nftables iptables:iptables ip:iproute2 sysctl:procps curl:curl o
 done
 if ((${#missing[@]})); then
   log "installing Debian packages the real-pods cluster needs: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2 \
-    || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2; }
+  apt_install "${missing[@]}"
 fi
 log "k8s-local ready after $(($(date +%s) - start))s"

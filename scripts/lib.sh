@@ -45,6 +45,22 @@ ensure_pulumi() {
   log "Pulumi CLI $(pulumi version) from $(command -v pulumi), plugins in $PULUMI_HOME"
 }
 
+# dpkg takes one apt-get at a time, and e2e-setup.sh and k8s-setup.sh run
+# side by side (a cold CI run failed: "Could not get lock
+# /var/lib/dpkg/lock-frontend"). Ours queue on a lock of our own; an apt-get
+# started by a shared tool waits for dpkg's lock (APT_CONFIG: read before
+# apt.conf, in addition to it).
+AGENTSTREAM_APT_CONF="${TMPDIR:-/tmp}/agentstream-apt.conf"
+echo 'DPkg::Lock::Timeout "900";' >"$AGENTSTREAM_APT_CONF"
+export APT_CONFIG="$AGENTSTREAM_APT_CONF"
+apt_install() {  # packages...: installed, with an update first only if needed
+  (
+    flock 9
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "$@" >&2 || { apt-get update -q >&2 && apt-get install -y -q "$@" >&2; }
+  ) 9>"${TMPDIR:-/tmp}/agentstream-apt.lock"
+}
+
 # A Docker engine: Debian's docker.io, started if no daemon answers.
 ensure_docker() {
   local need=()
@@ -53,9 +69,7 @@ ensure_docker() {
   if ! file -L /bin/busybox 2>/dev/null | grep -q "statically linked"; then need+=(busybox-static); fi
   if ((${#need[@]})); then
     log "installing ${need[*]} from Debian"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq "${need[@]}" >/dev/null
+    apt_install "${need[@]}" >/dev/null 2>&1
   fi
   if ! docker info >/dev/null 2>&1; then
     log "starting dockerd"

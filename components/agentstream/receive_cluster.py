@@ -101,6 +101,14 @@ DEFAULT_BLOCK_DURATION = "2h"
 # How often Store re-lists the bucket. Thanos' own default is 15m; a newly
 # uploaded block stays invisible to Store until the next sync.
 DEFAULT_BUCKET_SYNC_INTERVAL = "3m"
+# Late samples: off, as in Thanos. With a window, receive takes samples up to
+# that much older than a series' newest (an agent's backlog after an outage
+# longer than half a block) instead of refusing them with a 409 the agent
+# never retries.
+DEFAULT_OUT_OF_ORDER_WINDOW = "0s"
+# Thanos' default: the compactor leaves blocks younger than this alone, so a
+# block still being uploaded is never compacted half-written.
+DEFAULT_COMPACT_CONSISTENCY_DELAY = "30m"
 # Bucket retention per resolution, applied by the compactor; 0d keeps data
 # forever (the bucket is the long-term store). Thanos refuses a raw
 # retention under 40h or a 5m retention under 10d while downsampling, since
@@ -227,6 +235,10 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """TSDB block length uploaded to the bucket (default ``2h``; shorter only for tests)."""
     bucket_sync_interval: str
     """How often Store syncs the bucket's block list (default ``3m``)."""
+    out_of_order_window: str
+    """Accept samples up to this much older than a series' newest (default ``0s``: off; at most ``retention``)."""
+    compact_consistency_delay: str
+    """Minimum age of a block before the compactor touches it (default ``30m``; shorter only for tests)."""
     bucket_retention_raw: str
     """How long the compactor keeps raw samples in the bucket (default ``0d``: forever; else >= 40h)."""
     bucket_retention_5m: str
@@ -302,6 +314,19 @@ def validate_receive_args(args: Mapping[str, Any], target_kind: Optional[str] = 
             "allowed: a retention at least one block long, or blocks are deleted before upload"
         )
     check_duration("receive.bucketSyncInterval", a.setdefault("bucket_sync_interval", DEFAULT_BUCKET_SYNC_INTERVAL))
+    window = check_duration(
+        "receive.outOfOrderWindow", a.setdefault("out_of_order_window", DEFAULT_OUT_OF_ORDER_WINDOW), allow_zero=True
+    )
+    if duration_seconds(window) > duration_seconds(a["retention"]):
+        raise ValueError(
+            f"receive.outOfOrderWindow: {window} is longer than receive.retention ({a['retention']}); allowed: 0s (off) "
+            "or a window up to the retention, since older samples would land in blocks already deleted"
+        )
+    check_duration(
+        "receive.compactConsistencyDelay",
+        a.setdefault("compact_consistency_delay", DEFAULT_COMPACT_CONSISTENCY_DELAY),
+        allow_zero=True,
+    )
     for key, field, minimum in [
         ("bucket_retention_raw", "receive.bucketRetentionRaw", MIN_RAW_RETENTION_SECONDS),
         ("bucket_retention_5m", "receive.bucketRetention5m", MIN_5M_RETENTION_SECONDS),

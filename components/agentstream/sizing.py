@@ -68,7 +68,16 @@ ZONE_KEY = "topology.kubernetes.io/zone"
 def camel(key: str) -> str:
     """The stack-config spelling of an arg name, for messages (query_frontend -> queryFrontend)."""
     head, *rest = key.split("_")
-    return head + "".join(w.title() for w in rest)
+    # Not str.title(): bucket_retention_5m -> bucketRetention5m, not ...5M.
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+def stack_keys(args_type: type, *, omit: tuple[str, ...] = (), extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Stack-config key -> arg name for an args TypedDict: every field but
+    ``omit`` (dependencies, images set elsewhere), spelled by ``camel``, after
+    the stack-only ``extra`` keys. Derived, so a new arg is a new stack key."""
+    fields = [*extra, *(k for k in args_type.__annotations__ if k not in omit)]
+    return {camel(k): k for k in fields}
 
 
 def validate_resources(field: str, value: object, default: Resources) -> Resources:

@@ -104,6 +104,19 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
 
 
+def push_samples(promtool: str, remote_write_url: str, samples: list[tuple[str, float, float]], *,
+                 headers: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Remote-write ``(series, value, unix seconds)`` samples with the real
+    ``promtool push metrics`` (remote write 1.0; it keeps each sample's own
+    timestamp, from the text format). ``remote_write_url`` is receive's full
+    URL, path included. Returns the process: exit 0 when receive took them all."""
+    base, path = remote_write_url.split("/api/", 1)
+    text = "".join(f"{series} {value} {int(ts * 1000)}\n" for series, value, ts in samples)
+    cmd = [promtool, "push", "metrics", base, f"--remote-write.path=/api/{path}", "--label=job=e2e-push"]
+    cmd += [f"--header={k}={v}" for k, v in (headers or {}).items()]
+    return subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=60)
+
+
 def bucket_blocks(docker_client, store: str = "central-store-0") -> list[dict]:
     """Blocks in the bucket, listed by the real `thanos tools bucket ls` with the deployed config."""
     out = docker_client.containers.get(store).exec_run(

@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     Query,
     bucket_blocks,
     changes,
+    push_samples,
     log,
     part_of_leftovers,
     wait_all_healthy,
@@ -166,6 +167,37 @@ def test_global_view_is_deduplicated(pipeline):
         assert {s["metric"]["prometheus_replica"] for s in raw} == set(agents)
 
 
+LATE = 'agentstream_e2e_late_sample{case="out-of-order"}'
+
+
+def test_late_samples_within_the_out_of_order_window_are_kept(pipeline, promtool):
+    """receive.outOfOrderWindow (the dev stack's 4h): a sample older than its
+    series' newest, as an agent's backlog is after a long outage, is stored
+    and read back deduplicated; one older than the window is refused, so the
+    window really is the bound. (test_variants shows the same late sample
+    refused by a receive without a window.)"""
+    window = duration_seconds(shipped_config("dev")["agentstream:receive"]["outOfOrderWindow"])
+    url = pipeline.outputs["external_remote_write_url"]
+    now = time.time()
+    first = push_samples(promtool, url, [(LATE, 1, now)])
+    assert first.returncode == 0, first.stderr
+    late = push_samples(promtool, url, [(LATE, 2, now - 600)])
+    assert late.returncode == 0, f"a 10-minute-late sample was refused inside a {window}s window: {late.stderr}"
+    too_late = push_samples(promtool, url, [(LATE, 3, now - window - 600)])
+    assert too_late.returncode != 0, "a sample older than the out-of-order window was accepted"
+    log(f"late sample: 10m late taken; {window + 600}s late refused: {too_late.stderr.strip()[-200:]}")
+    counted = wait_for(
+        "the late sample to be queryable next to the newer one",
+        lambda: (lambda r: r if r and r[0]["value"][1] == "2" else None)(
+            pipeline.query(f"count_over_time({LATE}[{window + 1200}s])", time=now + 1)
+        ),
+        timeout=60,
+    )
+    assert len(counted) == 1, counted  # one series: the RF 3 copies deduplicated
+    at_late = pipeline.query(LATE, time=now - 600)
+    assert [s["value"][1] for s in at_late] == ["2"], at_late
+
+
 def test_secrets_are_ciphertext_in_state(pipeline):
     """`pulumi stack export` holds the object-store keys and the objstore
     config only encrypted; `--show-secrets` proves they are really in it."""
@@ -297,6 +329,18 @@ def test_store_serves_bucket_data(pipeline, docker_client):
     clusters = {s["metric"]["cluster"] for s in result}
     assert clusters, result
     assert clusters <= set(pipeline.fleets)
+    # The late sample (test_late_samples_...) went to receive's out-of-order
+    # head, which is cut into a block of its own, overlapping the others:
+    # uploaded too, the bucket alone serves both samples of its series.
+    late = wait_for(
+        "store to serve the late sample's block",
+        lambda: (lambda r: r if r and r[0]["value"][1] == "2" else None)(
+            pipeline.query(f"count_over_time({LATE}[6h])")
+        ),
+        timeout=180,
+        interval=5,
+    )
+    assert len(late) == 1, late
 
 
 def test_refresh_then_up_restarts_stopped_containers(pipeline, docker_client):

@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     bucket_blocks,
     log,
     part_of_leftovers,
+    push_samples,
     wait_for,
 )
 
@@ -166,6 +167,27 @@ def test_write_limits_are_enforced_per_tenant(split):
     # check and fails only at snappy decoding.
     r = requests.post(url, data=body, headers={"THANOS-TENANT": "gotham"}, timeout=10)
     assert r.status_code == 400 and "snappy" in r.text, (r.status_code, r.text)
+
+
+def test_without_an_out_of_order_window_a_late_sample_is_refused(split, promtool):
+    """The control for test_pipeline's late-sample test: this central sets no
+    receive.outOfOrderWindow (Thanos' default, off), and the same
+    10-minute-late sample is refused (409) and absent from the view, while the
+    newer one of the same series is stored."""
+    url = f"http://127.0.0.1:{REMOTE_WRITE_PORT}/api/v1/receive"
+    series = 'agentstream_e2e_late_sample{case="no-window"}'
+    now = time.time()
+    first = push_samples(promtool, url, [(series, 1, now)])
+    assert first.returncode == 0, first.stderr
+    late = push_samples(promtool, url, [(series, 2, now - 600)])
+    assert late.returncode != 0, "a late sample was accepted without an out-of-order window"
+    log(f"no window: the late sample was refused: {late.stderr.strip()[-200:]}")
+    counted = wait_for(
+        "the newer sample to be queryable",
+        lambda: split.q.query(f"count_over_time({series}[30m])", time=now + 1) or None,
+        timeout=60,
+    )
+    assert [s["value"][1] for s in counted] == ["1"], counted
 
 
 def test_query_frontend_answers_range_queries_as_query_does(split):

@@ -138,6 +138,8 @@ CASES = {
     "zero-wal-retention": ("edge-batcopter", {"agentstream:fleets": [{"name": "batcopter", "walRetention": "0h"}]}, ["fleets[batcopter].walRetention", "'0h'", "above zero"]),
     "zero-receive-retention": ("dev", {"agentstream:receive": {"retention": "0d"}}, ["receive.retention", "'0d' is a zero duration"]),
     "zero-block-duration": ("k8s", {"agentstream:receive": {"blockDuration": "0h0m"}}, ["receive.blockDuration", "'0h0m'", "above zero"]),
+    "ooo-window-over-retention": ("central", {"agentstream:receive": {"outOfOrderWindow": "1d"}}, ["receive.outOfOrderWindow", "longer than receive.retention"]),
+    "ooo-window-not-duration": ("dev", {"agentstream:receive": {"outOfOrderWindow": True}}, ["receive.outOfOrderWindow", "True", "Prometheus duration"]),
     "zero-bucket-sync": ("central", {"agentstream:receive": {"bucketSyncInterval": "0m"}}, ["receive.bucketSyncInterval", "zero duration"]),
     "zero-batch-deadline": ("dev", {"agentstream:fleets": [{"name": "batmobile", "queueConfig": {"batch_send_deadline": "0ms"}}]}, ["fleets[batmobile].queueConfig.batch_send_deadline", "zero duration"]),
     # The remote-write URL is http(s) with a host.

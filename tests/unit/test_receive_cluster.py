@@ -404,6 +404,12 @@ def test_defaults():
         ({"block_duration": "0m"}, "receive.blockDuration", "zero duration"),
         ({"bucket_sync_interval": "0s"}, "receive.bucketSyncInterval", "above zero"),
         ({"bucket_retention_raw": "0"}, "receive.bucketRetentionRaw", "Prometheus duration"),
+        ({"out_of_order_window": "30 minutes"}, "receive.outOfOrderWindow", "Prometheus duration"),
+        ({"out_of_order_window": 1800}, "receive.outOfOrderWindow", "Prometheus duration"),
+        ({"out_of_order_window": "7h"}, "receive.outOfOrderWindow", "longer than receive.retention (6h)"),
+        ({"retention": "2h", "out_of_order_window": "3h"}, "receive.outOfOrderWindow", "0s (off) or a window up to the retention"),
+        ({"compact_consistency_delay": "soon"}, "receive.compactConsistencyDelay", "Prometheus duration"),
+        ({"outOfOrderWindow": "1h"}, "ReceiveClusterArgs.outOfOrderWindow", "did you mean 'out_of_order_window'?"),
         # The Python API: unknown keys, camelCase spellings of real ones.
         ({"replicationFactor": 2}, "ReceiveClusterArgs.replicationFactor", "did you mean 'replication_factor'?"),
         ({"storageSize": "1Gi"}, "ReceiveClusterArgs.storageSize", "did you mean 'storage_size'?"),

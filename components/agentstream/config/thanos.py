@@ -14,6 +14,8 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
+from ..validation import is_zero_duration
+
 
 def render_hashring(
     endpoints: list[str],
@@ -175,6 +177,10 @@ def receive_args(
         f"--receive.local-endpoint={local_endpoint}",
         *_tenancy_flags(settings),
     ]
+    if not is_zero_duration(settings["out_of_order_window"]):
+        # Late samples go to a separate out-of-order head; its blocks overlap
+        # the in-order ones, which the compactor merges (compact_args).
+        args.append(f"--tsdb.out-of-order.time-window={settings['out_of_order_window']}")
     if hashrings_file is not None:
         args += _ring_flags(settings, hashrings_file) + _limits_flags(limits_file)
     if objstore_file is not None:
@@ -246,9 +252,12 @@ def compact_args(settings: Mapping[str, Any]) -> list[str]:
     label, the block label that tells those copies apart (the agents'
     replica label is a series label inside the blocks, which Query
     deduplicates), and applies the bucket retention per resolution (0d:
-    forever).
+    forever). Blocks younger than ``compact_consistency_delay`` are left
+    alone (one may still be uploading). With an out-of-order window receive
+    uploads blocks that overlap others: vertical compaction merges them
+    (the replica label already turns it on; the flag says so outright).
     """
-    return [
+    args = [
         "compact",
         "--log.level=info",
         f"--http-address=0.0.0.0:{HTTP_PORT}",
@@ -259,7 +268,11 @@ def compact_args(settings: Mapping[str, Any]) -> list[str]:
         f"--retention.resolution-raw={settings['bucket_retention_raw']}",
         f"--retention.resolution-5m={settings['bucket_retention_5m']}",
         f"--retention.resolution-1h={settings['bucket_retention_1h']}",
+        f"--consistency-delay={settings['compact_consistency_delay']}",
     ]
+    if not is_zero_duration(settings["out_of_order_window"]):
+        args.append("--compact.enable-vertical-compaction")
+    return args
 
 
 def query_frontend_args(settings: Mapping[str, Any], *, downstream_url: str) -> list[str]:

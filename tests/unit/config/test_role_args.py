@@ -178,6 +178,24 @@ def test_compact_settings_reach_their_flags():
     assert [R.flag(args, f"retention.resolution-{r}") for r in ("raw", "5m", "1h")] == ["40h", "10d", "365d"]
 
 
+def test_out_of_order_window_is_off_by_default():
+    s = receive_settings()
+    assert R.flags(ingest(s), "tsdb.out-of-order.time-window") == []
+    assert R.flags(compact_args(s), "compact.enable-vertical-compaction") == []
+    assert R.flag(compact_args(s), "consistency-delay") == "30m"  # Thanos' own default, written out
+
+
+@pytest.mark.parametrize("window", ["30m", "4h"])
+def test_out_of_order_window_reaches_receive_and_the_compactor_merges_overlaps(window):
+    s = receive_settings(out_of_order_window=window, compact_consistency_delay="1m")
+    assert R.flag(ingest(s), "tsdb.out-of-order.time-window") == window
+    # Routers hold no TSDB: the window is the ingesters' alone.
+    assert R.flags(router_args(s, instance=INSTANCE), "tsdb.out-of-order.time-window") == []
+    args = compact_args(s)
+    assert "--compact.enable-vertical-compaction" in args
+    assert R.flag(args, "consistency-delay") == "1m"
+
+
 # -- the agent -------------------------------------------------------------------------
 def fleet_settings(**overrides):
     args = {"remote_write_url": "http://central-receive:19291/api/v1/receive", **overrides}
