@@ -11,8 +11,8 @@
 #      (scripts/k8s-tier.sh; its binaries are built in the background from
 #      step 2 on): kwok (every Kubernetes stack up/second up/destroy,
 #      server-side dry runs), then real pods; and
-#   6. with AGENTSTREAM_FAULTS=1, the fault suite (pytest -m faults, its own
-#      names on Docker); then
+#   6. side by side with step 4 too: the fault suite (pytest -m faults, its
+#      own names on Docker; AGENTSTREAM_FAULTS=0 leaves it out); then
 #   7. the benchmarks in quick mode (bench/run.py --quick)
 # Set AGENTSTREAM_SKIP_E2E=1 to run only steps 1 and 3, AGENTSTREAM_SKIP_K8S=1
 # to skip step 5.
@@ -90,11 +90,11 @@ else
   log "Kubernetes tiers (kwok, then real) in the background; their lines start with [k8s]"
   background k8s k8s_tiers; tags+=(k8s)
 fi
-# Not yet in the default run: about 25 minutes, three known failures
-# (xfail, see tests/faults/test_faults.py and the README's Reliability
-# section) and not yet run beside the e2e suite. AGENTSTREAM_FAULTS=1 adds it.
-if [[ "${AGENTSTREAM_FAULTS:-}" != 1 ]]; then
-  log "fault suite not run (AGENTSTREAM_FAULTS=1 runs it beside the e2e tests; or: python3 -m pytest -v -s -m faults tests/faults)"
+# The fault suite runs beside the e2e tests (its own names, network and
+# ports); AGENTSTREAM_FAULTS=0 leaves it out. Its 10-minute R2 is on request:
+# AGENTSTREAM_FAULT_OUTAGE_SECONDS=600 python3 -m pytest -v -s -m faults tests/faults
+if [[ "${AGENTSTREAM_FAULTS:-1}" == 0 ]]; then
+  log "AGENTSTREAM_FAULTS=0: fault suite not run"
 else
   log "fault suite (real binaries on Docker: receivers killed, network cut, object store down, ...) in the background; its lines start with [faults]"
   background faults fault_suite; tags+=(faults)

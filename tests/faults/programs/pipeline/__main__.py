@@ -5,7 +5,7 @@ Everything is named ``<prefix>-*`` (``faults`` by default) on its own network
 collides with the dev stack or another suite on the same engine:
 
 * ``faults-objstore-seaweedfs-0``: the bucket;
-* ``faults-receive-{0,1,2}`` at RF 3 with 1m blocks, ``faults-query-0``
+* ``faults-receive-{0,1,2}`` at RF 3 with 1m blocks and a 30m out-of-order window, ``faults-query-0``
   (published on 127.0.0.1:20902), ``faults-store-0``, ``faults-compact-0``;
 * fleets ``faults-a`` and ``faults-b``, two agents each, 5s scrapes;
 * the control: ``faults-rf1-receive-{0,1}`` at RF 1 (no bucket), its own
@@ -33,6 +33,13 @@ ring = a.ReceiveCluster(
         # Short blocks, so receive cuts (and uploads) one every minute and
         # the compactor has work within minutes (2h in production).
         "block_duration": "1m",
+        # An agent's backlog after an outage is older than half a block
+        # (30s here): without a window receive refuses it (409, never
+        # retried). 30m covers the 10-minute R2 run.
+        "out_of_order_window": "30m",
+        # The compactor takes blocks a minute old (30m by default), so R6
+        # finds work within the suite's minutes.
+        "compact_consistency_delay": "1m",
         "bucket_sync_interval": "15s",
         "query_port": query_port,
         # Nothing outside the network writes: no host port to collide with.
