@@ -194,7 +194,7 @@ def main() -> None:
     if plan["self_monitoring"] is not None and receive is not None:
         meta = a.SelfMonitoring(
             SELF_MONITORING,
-            {**plan["self_monitoring"], "monitor": [store, receive, *([alerting] if alerting else []), *monitored],
+            {**plan["self_monitoring"], "object_store": store, "alerting": alerting, "fleets": monitored,
              "target": target, "receive": receive},
         )
         pulumi.export("self_monitoring", {"agents": meta.agents, "jobs": meta.jobs})

@@ -32,7 +32,7 @@ FLEET_KEYS = stack_keys(AgentFleetArgs, omit=("target", "receive", "image", "ten
 SCRAPE_JOB_KEYS = stack_keys(ScrapeJob)
 # On unless enabled is false (the self-monitoring fleet, role all/central);
 # off unless enabled is true (the Ruler and Alertmanager).
-SELF_MONITORING_KEYS = stack_keys(SelfMonitoringArgs, omit=("target", "receive", "image", "monitor"), extra=("enabled",))
+SELF_MONITORING_KEYS = stack_keys(SelfMonitoringArgs, omit=("target", "receive", "image", "object_store", "fleets", "alerting"), extra=("enabled",))
 ALERTING_KEYS = stack_keys(AlertingArgs, omit=("target", "receive", "object_store", "image"), extra=("enabled",))
 # alerting.alertmanager.config is Alertmanager's own alertmanager.yml, as is.
 ALERTMANAGER_KEYS = stack_keys(AlertmanagerArgs, omit=("image",))

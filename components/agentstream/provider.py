@@ -45,7 +45,7 @@ from typing import Any, Callable, ForwardRef, Optional, TypedDict, TypeVar
 import pulumi
 from typing_extensions import Required
 
-from . import agent_fleet, object_store, receive_cluster
+from . import agent_fleet, alerting, object_store, receive_cluster, self_monitoring
 from .targets import DockerTarget, DockerTargetArgs, KubernetesTarget, KubernetesTargetArgs
 from .targets.docker import validate_docker_args
 from .targets.kubernetes import validate_kubernetes_args
@@ -77,7 +77,7 @@ class _LiveComponents(pulumi.runtime.ResourceModule):
         except KeyError:
             raise ValueError(
                 f"{typ} {name!r}: this provider did not build it in this deployment, so it cannot use it; "
-                "allowed: a Target, ObjectStore or ReceiveCluster declared in the same program"
+                "allowed: a Target, ObjectStore, ReceiveCluster, AgentFleet or Alerting declared in the same program"
             ) from None
 
 
@@ -252,4 +252,20 @@ ReceiveCluster = _served(receive_cluster.ReceiveCluster, ReceiveClusterArgs)
 AgentFleetArgs = _served_args(agent_fleet.AgentFleetArgs, target=Target, receive=ReceiveCluster)
 AgentFleet = _served(agent_fleet.AgentFleet, AgentFleetArgs)
 
-COMPONENTS: list[type[pulumi.ComponentResource]] = [Target, ObjectStore, ReceiveCluster, AgentFleet]
+# Rule files as YAML text: a mapping's values (Any) have no schema type.
+AlertingArgs = _served_args(
+    alerting.AlertingArgs, target=Target, receive=ReceiveCluster, object_store=ObjectStore, rule_files=dict[str, str]
+)
+Alerting = _served(alerting.Alerting, AlertingArgs)
+
+SelfMonitoringArgs = _served_args(
+    self_monitoring.SelfMonitoringArgs,
+    target=Target, receive=ReceiveCluster, object_store=ObjectStore, alerting=Alerting,
+    # A run-time class in a type expression, which mypy does not follow.
+    fleets=list[AgentFleet],  # type: ignore[valid-type]
+)
+SelfMonitoring = _served(self_monitoring.SelfMonitoring, SelfMonitoringArgs)
+
+COMPONENTS: list[type[pulumi.ComponentResource]] = [
+    Target, ObjectStore, ReceiveCluster, AgentFleet, Alerting, SelfMonitoring,
+]

@@ -1,9 +1,9 @@
 """SelfMonitoring: the pipeline watching itself.
 
-A small fleet of agents (an ``AgentFleet``) scrapes every component given in
-``monitor`` (each receiver and router, Query, the frontend, Store, the
-compactor, the Ruler and Alertmanager, the object store, and every fleet's
-agents) and writes to a tenant of its own, so the global view holds
+A small fleet of agents (an ``AgentFleet``) scrapes every component it is
+given: its ``receive`` cluster always (each receiver and router, Query, the
+frontend, Store, the compactor), and the ``object_store``, the ``fleets``'
+agents and the ``alerting`` Ruler and Alertmanager when given and writes to a tenant of its own, so the global view holds
 ``up{job=...}`` and the failure counters the shipped alert rules
 (``rules/agentstream.yaml``) select by job name.
 """
@@ -23,7 +23,7 @@ from .receive_cluster import ReceiveCluster
 from .sizing import ResourcesArgs, SchedulingArgs
 from .spec import Workload
 from .targets import Target, split_args
-from .validation import check_keys, check_list, pop_dependency
+from .validation import check_instance, check_keys, check_list, pop_dependency
 
 DEFAULT_SCRAPE_INTERVAL = "15s"
 DEFAULT_AGENTS = 1
@@ -50,7 +50,6 @@ ENDPOINTS: dict[str, MetricsEndpoint] = {
     "seaweedfs": MetricsEndpoint("seaweedfs", "metrics"),
     "minio": MetricsEndpoint("minio", "s3", "/minio/v2/metrics/cluster"),
 }
-MONITORABLE = (ReceiveCluster, ObjectStore, AgentFleet, Alerting)
 
 
 class SelfMonitoringArgs(TypedDict, total=False):
@@ -70,12 +69,16 @@ class SelfMonitoringArgs(TypedDict, total=False):
     """Kubernetes only: StorageClass of the WAL volumes."""
     image: str
     """Prometheus image (default pinned in ``versions.py``)."""
-    monitor: Required[list[Any]]
-    """The components to scrape: ReceiveCluster, ObjectStore, AgentFleet, Alerting (required)."""
     target: Required[Target]
     """Where it runs (required)."""
     receive: Required[ReceiveCluster]
-    """The ReceiveCluster it writes to (required)."""
+    """The ReceiveCluster it writes to, and scrapes: receivers, routers, Query, the frontend, Store, Compact (required)."""
+    object_store: ObjectStore
+    """Scrape this object store too (default: none)."""
+    fleets: list[AgentFleet]
+    """Scrape these fleets' agents too (default: none; its own agents always)."""
+    alerting: Alerting
+    """Scrape this Ruler and its Alertmanager too (default: none)."""
 
 
 FLEET_KEYS = ("agents", "scrape_interval", "tenant", "wal_size", "resources", "scheduling", "storage_class", "image")
@@ -137,15 +140,12 @@ class SelfMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: SelfMonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None):
         a, target = split_args(SelfMonitoringArgs, args)
         receive = pop_dependency("SelfMonitoringArgs", a, "receive", ReceiveCluster, "the ReceiveCluster to write to")
-        monitor = check_list("SelfMonitoringArgs.monitor", a.pop("monitor", None))
-        for i, c in enumerate(monitor):
-            if not isinstance(c, MONITORABLE):
-                raise TypeError(
-                    f"SelfMonitoringArgs.monitor[{i}]: {c!r} is not a component to monitor; allowed: "
-                    + ", ".join(t.__name__ for t in MONITORABLE)
-                )
-        if receive not in monitor:
-            monitor = [receive, *monitor]
+        store = pop_dependency("SelfMonitoringArgs", a, "object_store", ObjectStore, "an ObjectStore, or none", required=False)
+        alerting = pop_dependency("SelfMonitoringArgs", a, "alerting", Alerting, "an Alerting, or none", required=False)
+        fleets = check_list("SelfMonitoringArgs.fleets", a.pop("fleets", []))
+        for i, fleet in enumerate(fleets):
+            check_instance(f"SelfMonitoringArgs.fleets[{i}]", fleet, AgentFleet, "AgentFleet components")
+        monitor = [c for c in (receive, store, alerting) if c is not None] + fleets
         # Validated here so errors name this component's keys; the fleet
         # below validates the same args again (then without error).
         validate_self_monitoring_args(name, a, receive.settings, target.kind, path="SelfMonitoringArgs")

@@ -51,6 +51,9 @@ def central_config() -> dict:
             "remoteWritePort": REMOTE_WRITE_PORT,
             # gotham's batches fit the default; "noisy" gets a tiny body limit.
             "limits": {"request": {"samples_limit": 20000}, "tenants": {"noisy": {"size_bytes_limit": 1024}}},
+            # Sizing overridden for one role: what Docker and the kernel
+            # enforce must be these values, not the defaults.
+            "resources": {"query": {"requests": {"memory": "96Mi"}, "limits": {"cpu": "1500m", "memory": "768Mi"}}},
         },
     }
 
@@ -188,6 +191,36 @@ def test_without_an_out_of_order_window_a_late_sample_is_refused(split, promtool
         timeout=60,
     )
     assert [s["value"][1] for s in counted] == ["1"], counted
+
+
+def cgroup_limits(container) -> tuple[int, float]:
+    """(memory limit in bytes, CPUs) as the kernel holds them for the
+    container: its cgroup files, v2 or v1, read from inside it."""
+    def read(*paths):
+        for path in paths:
+            out = container.exec_run(["cat", path])
+            if out.exit_code == 0:
+                return out.output.decode().split()
+        raise AssertionError(f"none of {paths} in {container.name}")
+
+    memory = read("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")[0]
+    cpu = read("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+    if len(cpu) == 1:  # v1: the quota here, the period beside it
+        cpu += read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    return int(memory), int(cpu[0]) / int(cpu[1])
+
+
+def test_overridden_resources_are_what_docker_and_the_kernel_enforce(split):
+    """receive.resources.query overrides the defaults (1 CPU, 1Gi, 128Mi
+    requested): the container's HostConfig and its cgroup hold the
+    overrides; the routers, not overridden, keep the defaults (the control)."""
+    query = split.docker.containers.get("central-query-0")
+    host = split.docker.api.inspect_container(query.id)["HostConfig"]
+    assert (host["Memory"], host["NanoCpus"], host["MemoryReservation"]) == (768 * 2**20, 1_500_000_000, 96 * 2**20)
+    assert cgroup_limits(query) == (768 * 2**20, 1.5)
+    router = split.docker.containers.get("central-router-0")
+    assert cgroup_limits(router) == (2**30, 1.0)
+    log(f"overridden resources: central-query-0 {cgroup_limits(query)}, central-router-0 {cgroup_limits(router)}")
 
 
 def test_query_frontend_answers_range_queries_as_query_does(split):

@@ -121,7 +121,8 @@ def test_yaml_program_deploys_and_the_pipeline_answers(yaml_stack, docker_client
     out = up.stdout
     # The components and their children, registered through the provider.
     for line in ("agentstream:index:Target", "agentstream:index:ObjectStore", "agentstream:index:ReceiveCluster",
-                 "agentstream:index:AgentFleet", "agentstream:index:DockerTarget", "docker:index:Container"):
+                 "agentstream:index:AgentFleet", "agentstream:index:SelfMonitoring", "agentstream:index:DockerTarget",
+                 "docker:index:Container"):
         assert line in out, out[-4000:]
     outputs = yaml_stack.outputs()
     assert outputs["queryUrl"] == "http://127.0.0.1:20902"
@@ -142,6 +143,19 @@ def test_yaml_program_deploys_and_the_pipeline_answers(yaml_stack, docker_client
 
     series = wait_for("the YAML fleet's targets in Query", fleet_up, timeout=180)
     assert {s["metric"]["tenant_id"] for s in series} == {FLEET}
+
+    # SelfMonitoring, declared with references (a list of fleets): every
+    # target of every job it reports is up in its own tenant.
+    jobs = outputs["metaJobs"]
+    assert set(jobs) == {"thanos-receive", "thanos-query", "thanos-store", "thanos-compact", "seaweedfs", "prometheus-agent"}, jobs
+    want = {(job, t) for job, targets in jobs.items() for t in targets}
+
+    def meta_up():
+        got = {(s["metric"]["job"], s["metric"]["instance"]): s["value"][1] for s in q.query('up{tenant_id="yaml-meta"}')}
+        assert set(got) == want and set(got.values()) == {"1"}, (sorted(got.items()), sorted(want))
+        return got
+
+    wait_for("every self-monitoring target up", meta_up, timeout=180)
 
 
 def test_second_up_changes_nothing(yaml_stack):

@@ -42,6 +42,8 @@ def k8s_config(scrape_interval: str = f"{SCRAPE}s", retention: str = "6h") -> di
         # One Query instead of two: the stack's CPU requests (1.95 cores with
         # the edge's agent) must fit this 2-core node.
         "queryReplicas": 1,
+        # One role's sizing overridden, to show it reaches the running pod.
+        "resources": {**cfg["agentstream:receive"].get("resources", {}), "store": {"limits": {"cpu": "1500m", "memory": "768Mi"}}},
     }
     cfg["agentstream:fleets"] = [{**f, "scrapeInterval": scrape_interval} for f in cfg["agentstream:fleets"]]
     # The self-monitoring agent, the Ruler and Alertmanager ask for little
@@ -132,6 +134,41 @@ def test_every_pod_runs_and_second_up_changes_nothing(pipeline, kube):
     # agents, the self-monitoring agent, the Ruler, Alertmanager
     assert len(pods) == 3 + 2 + 1 + 1 + 1 + 1 + 1 + 4 + 1 + 1 + 1 and not not_ready, not_ready
     no_changes(stack)
+
+
+def pod_cgroup_limits(kube, pod: str) -> tuple[int, float]:
+    """(memory limit in bytes, CPUs) the kubelet set for the pod's container,
+    read from its cgroup files (v2 or v1) inside it."""
+    def read(*paths):
+        for path in paths:
+            p = kube.run("exec", "-n", NS, pod, "--", "cat", path, check=False)
+            if p.returncode == 0:
+                return p.stdout.split()
+        raise AssertionError(f"none of {paths} in {pod}")
+
+    memory = read("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")[0]
+    cpu = read("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+    if len(cpu) == 1:
+        cpu += read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    return int(memory), int(cpu[0]) / int(cpu[1])
+
+
+def test_overridden_resources_are_on_the_running_pods_and_enforced(pipeline, kube):
+    """Sizing from the stack config, for real: the store's overridden limits
+    and the self-monitoring agent's 10m request are on the pods the API
+    server runs, and the kubelet put the limits in the store's cgroup; the
+    query pod, not overridden, keeps the defaults (the control)."""
+    pods = {p["metadata"]["name"]: p for p in kube.items("pods", NS)}
+
+    def resources(pod):
+        return pods[pod]["spec"]["containers"][0]["resources"]
+
+    assert resources("central-store-0")["limits"] == {"cpu": "1500m", "memory": "768Mi"}
+    assert resources("meta-agent-0")["requests"]["cpu"] == "10m"
+    query = next(n for n in pods if n.startswith("central-query-") and not n.startswith("central-query-frontend"))
+    assert resources(query)["limits"] == {"cpu": "1", "memory": "1Gi"}
+    assert pod_cgroup_limits(kube, "central-store-0") == (768 * 2**20, 1.5)
+    assert pod_cgroup_limits(kube, query) == (2**30, 1.0)
 
 
 def test_global_view_one_series_per_target(pipeline):

@@ -33,8 +33,9 @@ def build(alerting_args=None, self_monitoring=True, store=True):
         pulumi.export("alertmanager_url", alerting.alertmanager_url)
         pulumi.export("rule_files", alerting.rule_files)
         if self_monitoring:
-            monitor = [c for c in (objects, rc, alerting, fleet) if c is not None]
-            meta = a.SelfMonitoring("meta", {"monitor": monitor, "target": target, "receive": rc})
+            meta = a.SelfMonitoring(
+                "meta", {"object_store": objects, "alerting": alerting, "fleets": [fleet], "target": target, "receive": rc}
+            )
             pulumi.export("jobs", meta.jobs)
 
     return program
@@ -202,22 +203,29 @@ def test_host_port_collision_with_receive_is_refused_before_any_resource():
 
 
 @pytest.mark.parametrize(
-    "monitor, error",
-    [(["central"], TypeError), ("central", ValueError)],
+    "extra, error, needle",
+    [
+        ({"fleets": ["batmobile"]}, TypeError, "SelfMonitoringArgs.fleets[0]: 'batmobile' is a str, not an AgentFleet"),
+        ({"fleets": "batmobile"}, ValueError, "SelfMonitoringArgs.fleets: must be a list"),
+        ({"object_store": "objstore"}, TypeError, "SelfMonitoringArgs.object_store: 'objstore' is a str, not an ObjectStore"),
+        ({"alerting": {"enabled": True}}, TypeError, "SelfMonitoringArgs.alerting: {'enabled': True} is a dict, not an Alerting"),
+        ({"monitor": []}, ValueError, "SelfMonitoringArgs.monitor: unknown key"),
+    ],
 )
-def test_self_monitoring_rejects_what_it_cannot_scrape(monitor, error):
+def test_self_monitoring_rejects_what_it_cannot_scrape(extra, error, needle):
     def program(target):
         rc = a.ReceiveCluster("central", {"replicas": 1, "target": target})
-        a.SelfMonitoring("meta", {"monitor": monitor, "target": target, "receive": rc})
+        a.SelfMonitoring("meta", {**extra, "target": target, "receive": rc})
 
-    with pytest.raises(error, match="SelfMonitoringArgs.monitor"):
+    with pytest.raises(error) as e:
         run_on("docker", program)
+    assert needle in str(e.value), str(e.value)
 
 
 def test_self_monitoring_fleet_errors_name_its_own_keys():
     def program(target):
         rc = a.ReceiveCluster("central", {"replicas": 1, "target": target})
-        a.SelfMonitoring("meta", {"monitor": [], "scrape_interval": "0s", "target": target, "receive": rc})
+        a.SelfMonitoring("meta", {"scrape_interval": "0s", "target": target, "receive": rc})
 
     with pytest.raises(ValueError, match=r"SelfMonitoringArgs.scrapeInterval"):
         run_on("docker", program)

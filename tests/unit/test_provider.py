@@ -19,7 +19,10 @@ from agentstream import provider as P
 from tests.support.stack_runner import StackRun, run_program
 
 REPO = Path(__file__).resolve().parents[2]
-TOKENS = ["agentstream:index:Target", "agentstream:index:ObjectStore", "agentstream:index:ReceiveCluster", "agentstream:index:AgentFleet"]
+TOKENS = [
+    "agentstream:index:Target", "agentstream:index:ObjectStore", "agentstream:index:ReceiveCluster",
+    "agentstream:index:AgentFleet", "agentstream:index:Alerting", "agentstream:index:SelfMonitoring",
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +61,10 @@ def test_the_plugin_version_is_the_package_version():
         ("agentstream:index:ObjectStore", a.ObjectStoreArgs, {"target": "Target"}),
         ("agentstream:index:ReceiveCluster", a.ReceiveClusterArgs, {"target": "Target", "object_store": "ObjectStore"}),
         ("agentstream:index:AgentFleet", a.AgentFleetArgs, {"target": "Target", "receive": "ReceiveCluster"}),
+        ("agentstream:index:Alerting", a.AlertingArgs,
+         {"target": "Target", "receive": "ReceiveCluster", "object_store": "ObjectStore"}),
+        ("agentstream:index:SelfMonitoring", a.SelfMonitoringArgs,
+         {"target": "Target", "receive": "ReceiveCluster", "object_store": "ObjectStore", "alerting": "Alerting"}),
     ],
 )
 def test_every_python_arg_is_an_input_and_dependencies_are_references(schema, token, python_args, dependencies):
@@ -65,7 +72,9 @@ def test_every_python_arg_is_an_input_and_dependencies_are_references(schema, to
     inputs = resource["inputProperties"]
     # A new setting reaches other languages with no provider change.
     assert sorted(inputs) == sorted(camel(k) for k in python_args.__annotations__)
-    assert resource["requiredInputs"] == ["target"]
+    assert sorted(resource["requiredInputs"]) == sorted(
+        camel(k) for k in python_args.__required_keys__
+    )
     for key, component in dependencies.items():
         # A reference to the package's own resource: a YAML program passes ${store}.
         assert inputs[camel(key)]["$ref"] == f"/agentstream/v{P.VERSION}/schema.json#/resources/agentstream:index:{component}"
@@ -106,6 +115,13 @@ def test_nested_args_are_types_and_outputs_are_typed(schema):
     receive = schema["resources"]["agentstream:index:ReceiveCluster"]["properties"]
     assert set(receive) == {"remoteWriteUrl", "externalRemoteWriteUrl", "queryUrl", "queryDirectUrl", "storeEndpoints", "hashring", "tenantHeader"}
     assert set(schema["resources"]["agentstream:index:ObjectStore"]["properties"]) == {"objstoreConfig", "endpoint", "bucket"}
+    # SelfMonitoring watches a list of fleets: references in an array.
+    fleets = schema["resources"]["agentstream:index:SelfMonitoring"]["inputProperties"]["fleets"]
+    assert fleets["type"] == "array"
+    assert fleets["items"]["$ref"] == f"/agentstream/v{P.VERSION}/schema.json#/resources/agentstream:index:AgentFleet"
+    # Rule files cross as YAML text (a mapping of Any has no schema type).
+    rule_files = schema["resources"]["agentstream:index:Alerting"]["inputProperties"]["ruleFiles"]
+    assert rule_files["additionalProperties"]["type"] == "string"
 
 
 # -- engine inputs -> Python args ------------------------------------------------------------
@@ -158,6 +174,10 @@ def normalized(run: StackRun, transparent: str = "") -> list[tuple]:
     return json.loads(text)
 
 
+# A user's rule file, as other languages pass it: YAML text.
+RULES = "groups:\n- name: mine\n  rules:\n  - alert: Always\n    expr: vector(1)\n"
+
+
 def python_graph():
     target = a.DockerTarget("t", {"network": "unit-net"})
     store = a.ObjectStore("s", {"engine": "seaweedfs", "target": target})
@@ -165,8 +185,14 @@ def python_graph():
         "r", {"replicas": 2, "replication_factor": 2, "limits": {"request": {"series_limit": 5000}}, "target": target, "object_store": store}
     )
     fleet = a.AgentFleet("f", {"agents": 2, "queue_config": {"max_samples_per_send": 500}, "target": target, "receive": receive})
+    alerting = a.Alerting("al", {"rule_files": {"mine.yaml": RULES}, "target": target, "receive": receive, "object_store": store})
+    meta = a.SelfMonitoring(
+        "meta", {"fleets": [fleet], "object_store": store, "alerting": alerting, "target": target, "receive": receive}
+    )
     pulumi.export("query_url", receive.query_url)
     pulumi.export("agents", fleet.agents)
+    pulumi.export("ruler_url", alerting.ruler_url)
+    pulumi.export("meta_agents", meta.agents)
 
 
 def served_graph(host: ComponentProvider):
@@ -182,13 +208,23 @@ def served_graph(host: ComponentProvider):
         {"replicas": 2.0, "replicationFactor": 2.0, "limits": {"request": {"seriesLimit": 5000.0}}, "target": target, "objectStore": store},
     )
     fleet = construct("AgentFleet", "f", {"agents": 2.0, "queueConfig": {"maxSamplesPerSend": 500.0}, "target": target, "receive": receive})
+    alerting = construct(
+        "Alerting", "al", {"ruleFiles": {"mine.yaml": RULES}, "target": target, "receive": receive, "objectStore": store}
+    )
+    meta = construct(
+        "SelfMonitoring", "meta",
+        {"fleets": [fleet], "objectStore": store, "alerting": alerting, "target": target, "receive": receive},
+    )
     pulumi.export("query_url", receive.query_url)
     pulumi.export("agents", fleet.agents)
+    pulumi.export("ruler_url", alerting.ruler_url)
+    pulumi.export("meta_agents", meta.agents)
 
 
 def test_the_provider_builds_the_python_apis_graph(host):
     python = run_program(python_graph)
     served = run_program(lambda: served_graph(host))
+    assert any(r.type == "agentstream:index:SelfMonitoring" for r in served.resources)
     # One resource more: the Target component that holds the DockerTarget.
     assert [r.type for r in served.resources].count("agentstream:index:Target") == 1
     assert len(served.resources) == len(python.resources) + 1
