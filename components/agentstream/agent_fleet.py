@@ -23,6 +23,7 @@ from .sizing import ResourcesArgs, SchedulingArgs, scheduling, validate_resource
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import Target, split_args
 from .validation import (
+    checked,
     check_args,
     check_bool,
     check_choice,
@@ -199,10 +200,9 @@ def validate_fleet_args(
     a["queue_config"] = queue = _validate_queue_config(p, {} if a.get("queue_config") is None else a["queue_config"])
     if receive is None and not a.get("remote_write_url"):
         raise ValueError(f"{p}.remoteWriteUrl: required when the fleet has no ReceiveCluster")
-    url = a.get("remote_write_url")
-    # An Output (an edge reading central's URL) is checked where it is made.
-    if url is not None and not isinstance(url, pulumi.Output):
-        check_http_url(f"{p}.remoteWriteUrl", url)
+    if a.get("remote_write_url") is not None:
+        # An Output (an edge reading central's URL) is checked when it resolves.
+        a["remote_write_url"] = checked(a["remote_write_url"], lambda url: check_http_url(f"{p}.remoteWriteUrl", url))
     if receive is not None:
         # An agent label equal to a receive label would be overwritten (or
         # deduplicated away) by Receive/Query: refuse it up front.
@@ -255,13 +255,19 @@ def _validate_auth(p: str, auth: object) -> Optional[dict[str, Any]]:
             raise ValueError(f"{field}.username: {username!r}; allowed: a non-empty name without ':' (required for basic)")
     elif username is not None:
         raise ValueError(f"{field}.username: bearer auth has no user name; allowed: remove it, or use type basic")
-    secret = auth.get("secret")
-    if secret is None or secret == "":
-        raise ValueError(
-            "agentstream:remoteWriteSecret: required with " + field + "; allowed: a secret token or password, "
-            "set with `pulumi config set --secret agentstream:remoteWriteSecret <value>`"
-        )
-    return dict(auth)
+    def check_secret(secret: object) -> None:
+        if not isinstance(secret, str) or not secret.strip():
+            raise ValueError(
+                "agentstream:remoteWriteSecret: required with " + field + "; allowed: a secret token or password, "
+                "set with `pulumi config set --secret agentstream:remoteWriteSecret <value>`"
+            )
+
+    out = dict(auth)
+    if out.get("secret") is None:
+        check_secret(None)
+    # A Config.require_secret Output is checked when it resolves.
+    out["secret"] = checked(out["secret"], check_secret)
+    return out
 
 
 SCRAPE_JOB_KEYS = ("name", "targets", "metrics_path")

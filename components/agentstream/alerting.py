@@ -42,6 +42,7 @@ from .sizing import ResourcesArgs, SchedulingArgs, scheduling, validate_resource
 from .spec import INSTANCE_ARG, ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import split_args
 from .validation import (
+    checked,
     check_bool,
     check_duration,
     check_http_url,
@@ -166,13 +167,16 @@ def validate_alerting_args(args: Mapping[str, Any], target_kind: str, path: str 
 def _validate_alertmanager(p: str, am: object, target_kind: str) -> dict[str, Any]:
     a = dict(check_keys(p, am, AlertmanagerArgs.__annotations__))
     check_int(f"{p}.replicas", a.setdefault("replicas", 1), 1, 5)
-    config = a.get("config")
-    if config is not None and not isinstance(config, pulumi.Output):
+    def check_config(config: object) -> None:
         config = check_keys(f"{p}.config", config, ALERTMANAGER_CONFIG_KEYS)
         for key in ("route", "receivers"):
             if key not in config:
                 raise ValueError(f"{p}.config.{key}: required in an Alertmanager config")
         check_list(f"{p}.config.receivers", config["receivers"])
+
+    if a.get("config") is not None:
+        # An Output (a config holding a secret webhook URL) is checked when it resolves.
+        a["config"] = checked(a["config"], check_config)
     check_port(f"{p}.port", a.setdefault("port", DEFAULT_ALERTMANAGER_PORT))
     check_size(f"{p}.storageSize", a.setdefault("storage_size", DEFAULT_ALERTMANAGER_STORAGE))
     a["resources"] = validate_resources(f"{p}.resources", a.get("resources"), DEFAULT_ALERTMANAGER_RESOURCES)

@@ -29,7 +29,7 @@ from .config import render_filesystem_objstore, render_s3_objstore, render_seawe
 from .sizing import ResourcesArgs, SchedulingArgs, camel, scheduling, validate_resources, validate_scheduling, validate_storage_class
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target, split_args
-from .validation import check_args, check_choice, check_image, check_size
+from .validation import check_args, check_choice, check_image, check_size, checked
 
 # -- args and defaults --------------------------------------------------------
 ENGINES = ("seaweedfs", "minio", "filesystem", "external")
@@ -100,8 +100,8 @@ def validate_object_store_args(args: Mapping[str, Any], target_kind: str) -> dic
                 "objectStore.externalConfig: engine 'external' needs a Thanos objstore config "
                 "(set it with `pulumi config set --secret agentstream:objstoreConfig ...`)"
             )
-        if isinstance(cfg, str):
-            _check_external_config(cfg)
+        # A secret from the stack config is an Output, checked when it resolves.
+        a["external_config"] = checked(cfg, _check_external_config)
     check_size("objectStore.storageSize", a.setdefault("storage_size", DEFAULT_STORAGE_SIZE))
     if engine in ("seaweedfs", "minio"):
         default = versions.SEAWEEDFS_IMAGE if engine == "seaweedfs" else versions.MINIO_IMAGE
@@ -119,7 +119,12 @@ def validate_object_store_args(args: Mapping[str, Any], target_kind: str) -> dic
     return a
 
 
-def _check_external_config(text: str) -> None:
+def _check_external_config(text: object) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(
+            "objectStore.externalConfig: engine 'external' needs a Thanos objstore config, as YAML text "
+            f"(got {type(text).__name__}); set it with `pulumi config set --secret agentstream:objstoreConfig ...`"
+        )
     try:
         parsed = yaml.safe_load(text)
     except yaml.YAMLError as e:

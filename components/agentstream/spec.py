@@ -180,9 +180,6 @@ class Workload:
     config_files: list[ConfigFile] = field(default_factory=list)
     volumes: list[Volume] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
-    # Env vars whose values are secrets (Docker: secret envs, Kubernetes:
-    # secretKeyRef). Used only when the server reads credentials from env.
-    secret_env: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     user: str = "65534"           # nobody, as in the upstream images
     resources: Resources = field(default_factory=Resources)
     scheduling: Scheduling = field(default_factory=Scheduling)

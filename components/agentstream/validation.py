@@ -13,7 +13,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Iterable, Literal, Optional, TypeVar, overload
+from typing import Any, Callable, Iterable, Literal, Optional, TypeVar, overload
 from urllib.parse import urlsplit
 
 from .pinning import PINNED_FORMS, image_problem
@@ -27,6 +27,21 @@ DURATION_RE = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s
 RESOURCE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 T = TypeVar("T")
+
+
+def checked(value: Any, check: Callable[[Any], object]) -> Any:
+    """``value`` run through ``check``: a plain value now, a Pulumi Output
+    (a secret from ``Config.require_secret``, another stack's output) when it
+    resolves, with the same message; the returned Output carries the check,
+    so whatever is built from it fails with the message instead of using a
+    bad value. An unknown value (a preview of a resource not yet created)
+    is not checked: Pulumi skips the callback."""
+    from pulumi import Output  # here, not at the top: the renderers import this module without Pulumi
+
+    if isinstance(value, Output):
+        return value.apply(lambda v: (check(v), v)[1])
+    check(value)
+    return value
 
 
 def check_choice(field: str, value: object, allowed: Iterable[object]) -> None:

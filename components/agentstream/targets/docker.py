@@ -358,18 +358,10 @@ def _health_test(workload: Workload) -> list[str]:
     return ["CMD", "wget", "-q", "-O", "/dev/null", url]
 
 
-def _envs(workload: Workload, instance: str) -> pulumi.Input[list[str]]:
-    plain = [f"{INSTANCE_ENV}={instance}"] + [f"{k}={v}" for k, v in sorted(workload.env.items())]
-    if not workload.secret_env:
-        return plain
-    names = sorted(workload.secret_env)
-    # The whole list becomes a secret output, so the values stay encrypted
-    # in state and never show in a preview diff.
-    return pulumi.Output.secret(
-        pulumi.Output.all(*[workload.secret_env[n] for n in names]).apply(
-            lambda values: plain + [f"{n}={v}" for n, v in zip(names, values)]
-        )
-    )
+def _envs(workload: Workload, instance: str) -> list[str]:
+    # Plain values only: secrets reach a process as files (ConfigFile.secret),
+    # never as env, which `docker inspect` shows to anyone on the host.
+    return [f"{INSTANCE_ENV}={instance}"] + [f"{k}={v}" for k, v in sorted(workload.env.items())]
 
 
 def _labels(workload: Workload, instance: str) -> dict[str, str]:

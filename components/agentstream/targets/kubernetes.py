@@ -221,11 +221,11 @@ class KubernetesTarget(Target):
             config_objects.append(cm.metadata.name)
             config_objects += [pulumi.Output.from_input(f.content) for f in plain]
         secret_name: Optional[pulumi.Output[str]] = None
-        if secret or w.secret_env:
+        if secret:
             sec = k8s.core.v1.Secret(
                 f"{w.name}-secret",
                 metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self.namespace, labels=labels),
-                string_data={**{_key(f): f.content for f in secret}, **w.secret_env},
+                string_data={_key(f): f.content for f in secret},
                 type="Opaque",
                 opts=child,
             )
@@ -299,15 +299,6 @@ class KubernetesTarget(Target):
             )
         ]
         env += [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(w.env.items())]
-        env += [
-            k8s.core.v1.EnvVarArgs(
-                name=k,
-                value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=k)
-                ),
-            )
-            for k in sorted(w.secret_env)
-        ]
 
         uid = int(w.user)
         container = k8s.core.v1.ContainerArgs(

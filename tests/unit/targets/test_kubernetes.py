@@ -230,7 +230,7 @@ def test_target_where():
     assert ns.parent == R.component(run, "kubernetes").urn
 
 
-def demo(volumes=True, instance_arg=False, secret_env=False, max_unavailable=None):
+def demo(volumes=True, instance_arg=False, max_unavailable=None):
     return Workload(
         name="demo",
         component="demo",
@@ -241,7 +241,6 @@ def demo(volumes=True, instance_arg=False, secret_env=False, max_unavailable=Non
         replicas=2,
         config_files=[ConfigFile("/etc/demo/demo.yml", "a: 1\n"), ConfigFile("/etc/demo/key", pulumi.Output.secret("k3y"), secret=True)],
         volumes=[Volume("data", "/data", size="1Gi")] if volumes else [],
-        secret_env={"TOKEN": pulumi.Output.secret("t0k")} if secret_env else {},
         user="1234",
         max_unavailable=max_unavailable,
     )
@@ -269,20 +268,21 @@ def test_target_picks_statefulset_or_deployment(kw, kind):
     assert validate_k8s_resources(run.resources) == []
 
 
-def test_target_secret_env_and_pdb():
+def test_target_secret_file_and_pdb():
+    """A secret config file goes into a Secret (no secret ever goes into env)."""
     def program(target):
         parent = pulumi.ComponentResource("test:index:Owner", "owner")
-        target.deploy(demo(secret_env=True, max_unavailable=1), parent=parent)
+        target.deploy(demo(max_unavailable=1), parent=parent)
 
     run = run_on("kubernetes", program)
     sec = R.k8s_get(run, "Secret", "demo-secret")
-    assert sec.inputs["stringData"] == {"key": "k3y", "TOKEN": "t0k"}
-    assert sec.is_secret("stringData.key") and sec.is_secret("stringData.TOKEN")
-    env = R.env_of(R.main_container(R.k8s_workload(run, "demo")))
-    # Auto-named (see test_config_objects_are_auto_named): the reference uses the Secret's output.
+    assert sec.inputs["stringData"] == {"key": "k3y"}
+    assert sec.is_secret("stringData.key")
+    # Auto-named (see test_config_objects_are_auto_named).
     assert "name" not in sec.inputs["metadata"]
-    assert env["TOKEN"] == {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": R.auto_name("demo-secret"), "key": "TOKEN"}}}
-    assert "t0k" not in str(R.k8s_workload(run, "demo").inputs)
+    container = R.main_container(R.k8s_workload(run, "demo"))
+    assert not [e for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+    assert "k3y" not in str(R.k8s_workload(run, "demo").inputs)
     assert R.k8s_get(run, "PodDisruptionBudget", "demo").inputs["spec"]["maxUnavailable"] == 1
     assert validate_k8s_resources(run.resources) == []
 
@@ -311,7 +311,7 @@ def test_config_objects_are_auto_named():
     object comes first and the pods roll one at a time."""
 
     def program(target):
-        target.deploy(demo(secret_env=True), parent=pulumi.ComponentResource("test:index:Owner", "owner"))
+        target.deploy(demo(), parent=pulumi.ComponentResource("test:index:Owner", "owner"))
 
     run = run_on("kubernetes", program)
     w = R.k8s_workload(run, "demo")
