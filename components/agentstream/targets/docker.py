@@ -279,18 +279,24 @@ def live_writer_script(files: list[ConfigFile], seed: bool, wait_seconds: int = 
     copied onto the volume (mounted at ``LIVE_MOUNT``) under a temporary
     name, then renamed over the old one: a reader sees the old file or the
     new one, never half of one. ``seed`` writes only files the volume does
-    not have yet. ``wait_seconds``: how long to wait afterwards, so every
-    running reader has re-read the files before ``pulumi up`` goes on.
+    not have yet. Otherwise only files that differ are written, and only
+    then does it wait ``wait_seconds``, so every running reader has re-read
+    them before ``pulumi up`` goes on; a first deploy, whose seed already
+    wrote the same files, does not wait.
     """
     steps = []
     for f in files:
         name = f.path.rsplit("/", 1)[-1]
         target, tmp = f"{LIVE_MOUNT}/{name}", f"{LIVE_MOUNT}/.{name}.tmp"
         copy = f"cp {f.path} {tmp} && mv -f {tmp} {target}"
-        steps.append(f"[ -e {target} ] || {{ {copy}; }}" if seed else copy)
-    if wait_seconds:
-        steps.append(f"sleep {wait_seconds}")
-    return "set -e; " + "; ".join(steps)
+        if seed:
+            steps.append(f"[ -e {target} ] || {{ {copy}; }}")
+        else:
+            steps.append(f"cmp -s {f.path} {target} || {{ {copy} && changed=1; }}")
+    if seed:
+        return "set -e; " + "; ".join(steps)
+    wait = f"[ $changed = 0 ] || sleep {wait_seconds}" if wait_seconds else "true"
+    return "set -e; changed=0; " + "; ".join(steps) + "; " + wait
 
 
 def _live_writer(

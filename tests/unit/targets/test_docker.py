@@ -3,13 +3,15 @@ the conventions (network, ports, health checks, restart, uploads)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pulumi
 import pytest
 
 import agentstream as a
 from agentstream import versions
 from agentstream.spec import ConfigFile, HealthCheck, Port, Volume, Workload
-from agentstream.targets.docker import docker_cpus
+from agentstream.targets.docker import docker_cpus, live_writer_script
 from tests.support import resources as R
 from tests.support.docker_schema import load_schema, schema_path, validate_docker_resource, validate_docker_resources
 from tests.support.programs import run_on
@@ -420,8 +422,29 @@ def test_live_file_reaches_instances_through_a_volume_not_an_upload():
         "mv -f /live/.ring.json.tmp /live/ring.json; }"
     )
     (script,) = sync.inputs["command"]
-    assert script == "set -e; cp /etc/demo/live/ring.json /live/.ring.json.tmp && mv -f /live/.ring.json.tmp /live/ring.json; sleep 20"
+    assert script == (
+        "set -e; changed=0; cmp -s /etc/demo/live/ring.json /live/ring.json || { cp /etc/demo/live/ring.json "
+        "/live/.ring.json.tmp && mv -f /live/.ring.json.tmp /live/ring.json && changed=1; }; "
+        "[ $changed = 0 ] || sleep 20"
+    )
     assert validate_docker_resources(run.resources) == []
+
+
+@pytest.mark.parametrize("before, waits", [(None, True), ('["old"]\n', True), ('["a"]\n', False)])
+def test_live_sync_script_writes_and_waits_only_for_a_change(tmp_path, before, waits):
+    """The sync writer's script, run by a real sh on a scratch copy of its
+    paths: a missing or different file is replaced (and it waits for the
+    readers); the same file is left alone and it does not wait."""
+    src, live = tmp_path / "etc", tmp_path / "live"
+    src.mkdir(), live.mkdir()
+    (src / "ring.json").write_text('["a"]\n')
+    if before is not None:
+        (live / "ring.json").write_text(before)
+    script = live_writer_script([ConfigFile("/etc/demo/live/ring.json", '["a"]\n', live=True)], seed=False, wait_seconds=7)
+    script = script.replace("/etc/demo/live", str(src)).replace("/live", str(live)).replace("sleep 7", "echo waited")
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert (live / "ring.json").read_text() == '["a"]\n'
+    assert ("waited" in out) is waits, out
 
 
 def test_live_file_ordering_seed_before_instances_sync_after_all_of_them():
