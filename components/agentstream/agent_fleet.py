@@ -17,7 +17,7 @@ from typing_extensions import Required
 
 from . import versions
 from .config import agent_args, render_agent_config
-from .config.prometheus import AGENT_CONFIG_FILE, AGENT_PORT, AGENT_WAL_DIR, DEFAULT_QUEUE_CONFIG
+from .config.prometheus import AGENT_CONFIG_FILE, AGENT_PORT, AGENT_WAL_DIR, DEFAULT_QUEUE_CONFIG, scrape_job_files
 from .receive_cluster import DEFAULT_TENANT_HEADER, ReceiveCluster, request_limits_for
 from .sizing import ResourcesArgs, SchedulingArgs, scheduling, validate_resources, validate_scheduling, validate_storage_class
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
@@ -50,6 +50,9 @@ DEFAULT_CLUSTER_LABEL = "cluster"
 # The WAL keeps data the remote end has not acknowledged, up to this age.
 # Four hours matches upstream and rides out a long receive outage.
 DEFAULT_WAL_RETENTION = "4h"
+# How long a running agent may take to read a changed targets file: on
+# change (inotify) at once, else at its 30s refresh.
+JOB_FILES_RELOAD_SECONDS = 35
 DEFAULT_WAL_SIZE = "5Gi"
 AUTH_TYPES = ("bearer", "basic")
 # The token or password, mounted from a Secret (Kubernetes) or uploaded as a
@@ -390,6 +393,13 @@ class AgentFleet(pulumi.ComponentResource):
             )
         )
         self.config = config
+        # Named jobs' targets are live files: a changed list (the receivers
+        # scaled) reaches the running agents, which re-read it on change,
+        # and replaces none of them.
+        job_files = [
+            ConfigFile(path, content, live=True, reload_seconds=JOB_FILES_RELOAD_SECONDS)
+            for path, content in scrape_job_files(a["scrape_jobs"]).items()
+        ]
         self.workload = Workload(
             name=workload_name,
             component="prometheus-agent",
@@ -398,7 +408,7 @@ class AgentFleet(pulumi.ComponentResource):
             replicas=a["agents"],
             ports=[Port("http", AGENT_PORT)],
             health=HealthCheck(port=AGENT_PORT),
-            config_files=[ConfigFile(AGENT_CONFIG_FILE, config), *secret_files],
+            config_files=[ConfigFile(AGENT_CONFIG_FILE, config), *secret_files, *job_files],
             volumes=[Volume("wal", AGENT_WAL_DIR, size=a["wal_size"])],
             user=PROMETHEUS_UID,
             resources=a["resources"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -20,6 +21,7 @@ import time
 import pytest
 
 from agentstream.config import render_receive_limits
+from agentstream.config.prometheus import TARGETS_DIR
 
 from tests.e2e.conftest import run
 from tests.support.resources import object_names
@@ -36,17 +38,26 @@ def stack(name: str) -> StackRun:
     return _runs[name]
 
 
-def agent_configs(run: StackRun) -> list[tuple[str, str, dict[str, str]]]:
-    """(where, prometheus.yml, env) for every agent the stack deploys."""
+def agent_configs(run: StackRun) -> list[tuple[str, str, dict[str, str], dict[str, str]]]:
+    """(where, prometheus.yml, env, live files by path) for every agent the
+    stack deploys; the live files are the named jobs' file_sd targets."""
     found = []
     for r in run.resources:
         if r.type == "docker:index/container:Container":
             for u in r.inputs.get("uploads", []):
                 if u["file"] == "/etc/prometheus/prometheus.yml":
                     env = dict(e.split("=", 1) for e in r.inputs.get("envs", []))
-                    found.append((r.name, u["content"], env))
+                    live = {}
+                    for v in r.inputs.get("volumes") or []:
+                        if v.get("volumeName", "").endswith("-live"):
+                            writer = next(w for w in run.resources if w.name == f"{v['volumeName']}-sync")
+                            live.update({w["file"]: w["content"] for w in writer.inputs.get("uploads", [])})
+                    found.append((r.name, u["content"], env, live))
         elif r.type == "kubernetes:core/v1:ConfigMap" and "prometheus.yml" in (r.inputs.get("data") or {}):
-            found.append((r.name, r.inputs["data"]["prometheus.yml"], {"INSTANCE": f"{r.name.removesuffix('-config')}-0"}))
+            workload = r.name.removesuffix("-config")
+            live_cm = next((c for c in run.resources if c.type == r.type and c.name == f"{workload}-live-config"), None)
+            live = {f"{TARGETS_DIR}/{k}": v for k, v in ((live_cm.inputs.get("data") or {}) if live_cm else {}).items()}
+            found.append((r.name, r.inputs["data"]["prometheus.yml"], {"INSTANCE": f"{workload}-0"}, live))
     return found
 
 
@@ -106,15 +117,22 @@ def test_agent_configs_pass_promtool(stack_name, promtool):
         # The central stack deploys no fleet, only its self-monitoring agent.
         assert len(configs) == 1 and configs[0][0].startswith("meta-agent"), [c[0] for c in configs]
     assert configs, f"stack {stack_name} renders no agent config"
-    for where, text, env in configs:
-        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
-            f.write(text)
-        try:
-            res = run([promtool, "check", "config", "--agent", f.name], env={**os.environ, **env})
-            assert res.returncode == 0, f"{where}: promtool rejected the config:\n{res.stdout}{res.stderr}"
-            assert "SUCCESS" in res.stdout + res.stderr
-        finally:
-            os.unlink(f.name)
+    for where, text, env, live in configs:
+        with tempfile.TemporaryDirectory() as d:
+            # The named jobs' targets files, where the config names them
+            # (moved into the scratch directory): promtool checks them too.
+            for path, content in live.items():
+                with open(os.path.join(d, os.path.basename(path)), "w") as f:
+                    f.write(content)
+            names = re.findall(rf"{TARGETS_DIR}/[^\s'\"]+", text)
+            assert sorted(set(names)) == sorted(live), f"{where}: files named {names}, delivered {sorted(live)}"
+            config = os.path.join(d, "prometheus.yml")
+            with open(config, "w") as f:
+                f.write(text.replace(TARGETS_DIR, d))
+            res = run([promtool, "check", "config", "--agent", config], env={**os.environ, **env})
+            out = res.stdout + res.stderr
+            assert res.returncode == 0, f"{where}: promtool rejected the config:\n{out}"
+            assert "SUCCESS" in out and "WARNING" not in out, out
 
 
 def test_promtool_check_can_fail(promtool):

@@ -57,6 +57,8 @@ QUERY_PORT = 23902
 SCRAPE = 5.0
 AGENTS = [f"{PREFIX}-a-agent-0", f"{PREFIX}-b-agent-0"]
 TARGETS = [f"{a}:9090" for a in AGENTS]
+# The self-monitoring agent: its receive job's targets are a live file.
+META = f"{PREFIX}-meta-agent-0"
 STORE = f"{PREFIX}-store-0"
 SYNC_WRITER = f"{PREFIX}-receive-live-sync"
 SEED_WRITER = f"{PREFIX}-receive-live-init"
@@ -111,6 +113,18 @@ class Scaling:
 
     def scale(self, replicas: int) -> None:
         self.stack.configure({"scale:replicas": replicas})
+
+    def assert_meta_scrapes(self, names: list[str]) -> None:
+        """The self-monitoring agent, never restarted, scrapes exactly these
+        receivers, all up (removed ones' series end with staleness markers)."""
+        want = sorted(f"{n}:10902" for n in names)
+
+        def current():
+            got = self.q.query(f'up{{tenant_id="{PREFIX}-meta", job="thanos-receive"}}')
+            have = sorted(s["metric"]["instance"] for s in got)
+            return have if have == want and all(s["value"][1] == "1" for s in got) else None
+
+        wait_for(f"the self-monitoring agent to scrape {len(names)} receivers", current, timeout=120, interval=5)
 
     def identity(self, name: str) -> tuple[str, str, int]:
         """What a restart or a replacement would change."""
@@ -281,22 +295,23 @@ def test_first_up_runs_the_three_receiver_ring(scaling):
 
 def test_scale_up_restarts_no_receiver_and_new_ones_join_when_healthy(scaling):
     kept = receivers(3)
-    before = {n: scaling.identity(n) for n in kept + AGENTS}
+    before = {n: scaling.identity(n) for n in kept + AGENTS + [META]}
     scaling.scale(5)
     ops, _ = scaling.stack.plan()
     # Nothing the running receivers or agents are made of changes: only the
     # new receivers, the ring's writers (one-shot) and Query (its endpoint
     # list is an uploaded file) move.
-    assert not {n: o for n, o in ops.items() if n in kept + AGENTS}, ops
+    assert not {n: o for n, o in ops.items() if n in kept + AGENTS + [META]}, ops
     assert ops.get(f"{PREFIX}-receive-3") == ops.get(f"{PREFIX}-receive-4") == "create", ops
     assert ops.get(SYNC_WRITER) == ops.get(SEED_WRITER) == "replace", ops
     with Watch(scaling.docker) as watch:
         up = scaling.stack.up()
     assert up.summary.result == "succeeded"
     log(f"scale-up: {changes(up)}")
-    after = {n: scaling.identity(n) for n in kept + AGENTS}
+    after = {n: scaling.identity(n) for n in kept + AGENTS + [META]}
     log(f"identities (id, StartedAt, RestartCount) before/after: {json.dumps({n: [before[n], after[n]] for n in before})}")
     assert after == before, "a receiver or an agent was restarted or replaced by the scale-up"
+    scaling.assert_meta_scrapes(receivers(5))
     assert all(len(watch.ids.get(n, ())) == 1 for n in kept), watch.ids
     # The ring changed only after both new receivers were healthy.
     writer = scaling.docker.api.inspect_container(SYNC_WRITER)["State"]
@@ -319,18 +334,19 @@ def test_scale_up_restarts_no_receiver_and_new_ones_join_when_healthy(scaling):
 def test_scale_down_restarts_no_receiver_and_the_removed_ones_upload_their_head(scaling):
     kept = receivers(3)
     removed = [f"{PREFIX}-receive-3", f"{PREFIX}-receive-4"]
-    before = {n: scaling.identity(n) for n in kept + AGENTS}
+    before = {n: scaling.identity(n) for n in kept + AGENTS + [META]}
     scaling.scale(3)
     ops, _ = scaling.stack.plan()
-    assert not {n: o for n, o in ops.items() if n in kept + AGENTS}, ops
+    assert not {n: o for n, o in ops.items() if n in kept + AGENTS + [META]}, ops
     assert all(ops.get(n) == "delete" for n in removed), ops
     followers = {n: LogFollower(scaling.docker, n) for n in removed}
     with Watch(scaling.docker) as watch:
         up = scaling.stack.up()
     assert up.summary.result == "succeeded"
     log(f"scale-down: {changes(up)}")
-    after = {n: scaling.identity(n) for n in kept + AGENTS}
+    after = {n: scaling.identity(n) for n in kept + AGENTS + [META]}
     assert after == before, "a receiver or an agent was restarted or replaced by the scale-down"
+    scaling.assert_meta_scrapes(kept)
     assert all(len(watch.ids.get(n, ())) == 1 for n in kept), watch.ids
     assert not [c for c in scaling.docker.containers.list(all=True, filters={"name": f"{PREFIX}-receive-"}) if c.name in removed]
     state = scaling.assert_ring(kept)

@@ -186,3 +186,25 @@ def find(resources: list[Resource], name: str) -> Optional[Resource]:
         if r.name == name:
             return r
     return None
+
+
+def live_file(run: StackRun, kind: str, workload: str, path: str) -> str:
+    """A live file as every instance of ``workload`` reads it: never an upload
+    or a subPath mount; Docker: the live volume (read-only) the writers fill
+    from their uploads; Kubernetes: the fixed-name live ConfigMap mounted as
+    a directory."""
+    directory, key = path.rsplit("/", 1)
+    if kind == "docker":
+        writers = [run.named(f"{workload}-live-init"), run.named(f"{workload}-live-sync")]
+        contents = {upload(w, path) for w in writers}
+        assert len(contents) == 1, "both writers carry the same file"
+        for c in containers_of(run, workload):
+            assert all(u["file"] != path for u in c.inputs.get("uploads", [])), c.name
+            assert {"volumeName": f"{workload}-live", "containerPath": directory, "readOnly": True} in c.inputs["volumes"], c.name
+        return contents.pop()
+    w = k8s_workload(run, workload)
+    (mount,) = [m for m in main_container(w)["volumeMounts"] if m["mountPath"] == directory]
+    assert "subPath" not in mount and mount["readOnly"] is True
+    volume = next(v for v in pod_spec(w)["volumes"] if v["name"] == mount["name"])
+    assert volume["configMap"]["name"] == f"{workload}-live"
+    return k8s_get(run, "ConfigMap", f"{workload}-live").inputs["data"][key]

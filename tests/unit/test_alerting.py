@@ -3,6 +3,8 @@ under mocks: the graph, the argv, the files, the scrape jobs, bad input."""
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pytest
 import yaml
@@ -150,9 +152,23 @@ def test_self_monitoring_scrapes_every_component(kind):
         # Scraped by name: no pod discovery, so no API access either.
         assert R.pod_spec(sts)["automountServiceAccountToken"] is False
     by_job = {j["job_name"]: j for j in cfg["scrape_configs"]}
+
+    def targets(job):
+        """A job's targets: its static ones and those of its live file_sd file."""
+        static = [t for sc in by_job[job].get("static_configs", []) for t in sc["targets"]]
+        (sd,) = by_job[job].get("file_sd_configs", [{"files": []}])[:1] or [{"files": []}]
+        files = [json.loads(R.live_file(run, kind, "meta-agent", path)) for path in sd["files"]]
+        return static + [t for groups in files for g in groups for t in g["targets"]]
+
     # The fleet's agents join the meta agent's own prometheus-agent job.
-    assert len(by_job["prometheus-agent"]["static_configs"][0]["targets"]) == 3
-    assert by_job["thanos-receive"]["static_configs"][0]["targets"] == jobs["thanos-receive"]
+    assert len(targets("prometheus-agent")) == 3
+    assert targets("thanos-receive") == jobs["thanos-receive"]
+    # The named jobs' targets are live files, not in prometheus.yml: a new
+    # list (receivers scaled) does not replace the agent.
+    assert "static_configs" not in by_job["thanos-receive"]
+    assert by_job["thanos-receive"]["file_sd_configs"] == [
+        {"files": ["/etc/prometheus/targets/thanos-receive.json"], "refresh_interval": "30s"}
+    ]
     assert cfg["remote_write"][0]["headers"] == {"THANOS-TENANT": "meta"}
 
 

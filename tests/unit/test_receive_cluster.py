@@ -53,28 +53,6 @@ def file_of(run, kind, workload, path):
     return R.k8s_file(run, R.k8s_workload(run, workload), path)[0]
 
 
-def live_file_of(run, kind, workload, path):
-    """A live file as every instance of ``workload`` reads it: never an upload
-    or a subPath mount; Docker: the live volume (read-only) the writers fill
-    from their uploads; Kubernetes: the fixed-name live ConfigMap mounted as
-    a directory."""
-    directory, key = path.rsplit("/", 1)
-    if kind == "docker":
-        writers = [run.named(f"{workload}-live-init"), run.named(f"{workload}-live-sync")]
-        contents = {R.upload(w, path) for w in writers}
-        assert len(contents) == 1, "both writers carry the same file"
-        for c in R.containers_of(run, workload):
-            assert all(u["file"] != path for u in c.inputs.get("uploads", [])), c.name
-            assert {"volumeName": f"{workload}-live", "containerPath": directory, "readOnly": True} in c.inputs["volumes"], c.name
-        return contents.pop()
-    w = R.k8s_workload(run, workload)
-    (mount,) = [m for m in R.main_container(w)["volumeMounts"] if m["mountPath"] == directory]
-    assert "subPath" not in mount and mount["readOnly"] is True
-    volume = next(v for v in R.pod_spec(w)["volumes"] if v["name"] == mount["name"])
-    assert volume["configMap"]["name"] == f"{workload}-live"
-    return R.k8s_get(run, "ConfigMap", f"{workload}-live").inputs["data"][key]
-
-
 # -- graph ------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["docker", "kubernetes"])
 def test_children_named_and_parented(kind):
@@ -122,7 +100,7 @@ def test_kubernetes_graph():
 @pytest.mark.parametrize("replicas,rf", [(1, 1), (3, 3), (4, 2), (5, 3)])
 def test_local_endpoint_equals_hashring_entry(kind, replicas, rf):
     run = run_on(kind, build({"replicas": replicas, "replication_factor": rf}))
-    ring = json.loads(live_file_of(run, kind, "central-receive", HASHRINGS_FILE))
+    ring = json.loads(R.live_file(run, kind, "central-receive", HASHRINGS_FILE))
     assert ring == json.loads(run.outputs["hashring"])
     (entry,) = ring
     expected = [f"{pod_host(kind, 'central-receive', i)}:10901" for i in range(replicas)]
@@ -151,7 +129,7 @@ def test_hashmod(kind):
 @pytest.mark.parametrize("kind", ["docker", "kubernetes"])
 def test_router_tier(kind):
     run = run_on(kind, build({"replicas": 3, "router_replicas": 2}))
-    ring = json.loads(live_file_of(run, kind, "central-router", HASHRINGS_FILE))[0]
+    ring = json.loads(R.live_file(run, kind, "central-router", HASHRINGS_FILE))[0]
     ingest = receive_args_by_instance(run, kind, "central-receive")
     assert ring["endpoints"] == [R.flag(ingest[f"central-receive-{i}"], "receive.local-endpoint") for i in range(3)]
     for args in ingest.values():

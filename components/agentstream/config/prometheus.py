@@ -6,6 +6,7 @@ argv are pinned by golden files (``tests/golden/args/``).
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping, Optional
 
 import yaml
@@ -29,6 +30,11 @@ SELF_JOB = "prometheus-agent"
 # Where the config file and the WAL volume sit in the container; the
 # component mounts them at the same constants the flags name.
 AGENT_CONFIG_FILE = "/etc/prometheus/prometheus.yml"
+# Named jobs' targets, one file_sd file per job: live files (ConfigFile.live),
+# so a changed target list (receivers scaled) reaches the running agents,
+# which re-read them on change, without replacing them.
+TARGETS_DIR = "/etc/prometheus/targets"
+FILE_SD_REFRESH = "30s"
 AGENT_WAL_DIR = "/prometheus"
 
 # Remote Write 1.0. Thanos Receive rejects the 2.0 message, so this is pinned
@@ -78,7 +84,8 @@ def render_agent_config(
     holds the token or password, so the config itself carries no secret.
 
     ``scrape_jobs`` are named jobs, ``{"name", "targets", "metrics_path"}``
-    (the self-monitoring fleet's one job per component). A job named like the
+    (the self-monitoring fleet's one job per component); each reads its
+    targets from its own file (``scrape_job_files``). A job named like the
     fleet's own ``prometheus-agent`` job adds its targets to it: Prometheus
     refuses two jobs of one name, and alerts select agents by that job.
     """
@@ -92,14 +99,16 @@ def render_agent_config(
         }
     ]
     for job in scrape_jobs or []:
+        # Its targets come from its file (scrape_job_files), not this config.
+        file_sd = [{"files": [scrape_job_file(job["name"])], "refresh_interval": FILE_SD_REFRESH}]
         if job["name"] == SELF_JOB:
-            scrape_configs[0]["static_configs"] = [{"targets": [*self_targets, *job["targets"]]}]
+            scrape_configs[0]["file_sd_configs"] = file_sd
             continue
         scrape_configs.append(
             {
                 "job_name": job["name"],
                 "metrics_path": job.get("metrics_path") or "/metrics",
-                "static_configs": [{"targets": list(job["targets"])}],
+                "file_sd_configs": file_sd,
             }
         )
     if static_targets:
@@ -130,6 +139,20 @@ def render_agent_config(
         "remote_write": [remote_write],
     }
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def scrape_job_file(job: str) -> str:
+    """Where a named job's targets file is."""
+    return f"{TARGETS_DIR}/{job}.json"
+
+
+def scrape_job_files(scrape_jobs: Optional[list[dict[str, Any]]]) -> dict[str, str]:
+    """Path -> content of each named job's file_sd targets file (Prometheus'
+    JSON form: one target group)."""
+    return {
+        scrape_job_file(job["name"]): json.dumps([{"targets": list(job["targets"]), "labels": {}}], indent=1) + "\n"
+        for job in scrape_jobs or []
+    }
 
 
 def _timeout_for(interval: str) -> str:

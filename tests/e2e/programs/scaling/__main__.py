@@ -8,7 +8,9 @@ dev stack or another suite on the same engine:
 * ``scale-receive-{0..R-1}`` at RF 3 (R = ``scale:replicas``, default 3),
   every receiver router and ingester; ``scale-query-0`` (127.0.0.1:23902),
   ``scale-store-0``, ``scale-compact-0``;
-* fleets ``scale-a`` and ``scale-b``, one agent each, 5s scrapes.
+* fleets ``scale-a`` and ``scale-b``, one agent each, 5s scrapes;
+* ``scale-meta-agent-0``: self-monitoring of the receive cluster (tenant
+  ``scale-meta``), whose receiver targets follow the ring without a restart.
 """
 
 import pulumi
@@ -44,6 +46,13 @@ fleets = {
     for name in (f"{prefix}-a", f"{prefix}-b")
 }
 
+# Watches the receive cluster only (not the fleets' agents, whose `up` the
+# test counts per target).
+meta = a.SelfMonitoring(
+    f"{prefix}-meta", {"scrape_interval": "5s", "wal_size": "1Gi", "target": target, "receive": ring}
+)
+
 pulumi.export("query_url", ring.query_url)
+pulumi.export("meta_jobs", meta.jobs)
 pulumi.export("hashring", ring.hashring)
 pulumi.export("fleets", {name: f.agents for name, f in fleets.items()})
