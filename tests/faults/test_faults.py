@@ -66,6 +66,10 @@ SETTLE = 10
 # lost ones; where such a switch may happen they are allowed and reported.
 SWITCH = 2
 
+# R2a: the most Query's deduplication may hide per target when every
+# receiver restarts (see the test): two per switch, five switches.
+R2A_HIDDEN_ALLOWED = SWITCH * (len(RECEIVERS) * 2 - 1)
+
 STATE: dict = {}
 
 
@@ -524,7 +528,15 @@ def test_r2a_nothing_lost_after_every_receiver_returns(pipeline):
     log(f"R2a: receivers back after {t_up - r2a['down']:.0f}s; agents send their WAL")
     caught_up(p, timeout=600)
     t_caught = time.time()
-    result = wait_complete(p, r2a["down"] - LEAD, time.time() - SETTLE, timeout=300)
+    # Nothing lost: the raw view (every agent's samples across the receive
+    # replicas) must be complete. The receivers come back one by one, so
+    # while the agents resend their backlog a write can reach its quorum
+    # with one replica still starting; that copy has a hole, and Query's
+    # penalty deduplication, switching replicas around it, hides up to two
+    # stored samples per switch (pkg/dedup/iter.go): a target's series has
+    # RF x agents = 6 replicas, so up to 5 switches. Hidden samples are
+    # counted and reported, never lost ones.
+    result = wait_complete(p, r2a["down"] - LEAD, time.time() - SETTLE, timeout=300, hidden_allowed=R2A_HIDDEN_ALLOWED)
     STATE["r2a"].update({"totals": totals(result), "outage": t_up - r2a["down"], "catch_up": t_caught - t_up})
 
 
