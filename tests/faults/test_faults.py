@@ -578,12 +578,6 @@ def test_r2b_nothing_lost_after_the_agents_network_returns(pipeline):
 FAILURE_COUNTER = re.compile(r'(fail|error|corrupt|code="5)', re.I)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="measured 2026-12-02 (128MiB tmpfs, since raised to 1536MiB and not re-run): the failure was alertable "
-    "(prometheus_tsdb_wal_writes_failed_total +65, forward errors on the peers) and the raw view lost 0, but the "
-    "deduplicated view skipped up to 4 stored samples of one target (Query's dedup penalty), over the allowance of 2",
-)
 def test_disk_full_on_one_receiver_is_visible_and_loses_nothing_at_rf3(pipeline):
     p = pipeline
     r = SMALL_DISK_RECEIVER
