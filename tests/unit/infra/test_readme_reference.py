@@ -5,6 +5,7 @@ a key it accepts."""
 from __future__ import annotations
 
 import re
+from typing import Optional
 import sys
 from pathlib import Path
 
@@ -110,3 +111,139 @@ def test_the_check_can_fail():
     rows = readme_rows(text.replace("| `receive.retention` |", "| `receive.retentionTime` |"))
     assert "receive.retention" in accepted_keys() - set(rows)
     assert "receive.retentionTime" in set(rows) - accepted_keys()
+
+
+# -- defaults ----------------------------------------------------------------------------
+# The README's default column is tested against the defaults the components'
+# validators fill in (declared once, in the components), so a changed
+# default that the README does not follow fails here.
+
+
+def _validated_defaults() -> dict[str, object]:
+    """README key -> the value the validators give it when the key is left out."""
+    from agentstream.agent_fleet import validate_fleet_args
+    from agentstream.alerting import validate_alerting_args
+    from agentstream.object_store import validate_object_store_args
+    from agentstream.receive_cluster import validate_query_frontend, validate_receive_args
+    from agentstream.self_monitoring import validate_self_monitoring_args
+    from agentstream.sizing import camel
+    from agentstream.targets.docker import validate_docker_args
+    from agentstream.targets.kubernetes import validate_ingress, validate_kubernetes_args
+
+    receive = validate_receive_args({}, "docker")
+    alerting = validate_alerting_args({}, "docker")
+    sections = {
+        "docker": validate_docker_args({}),
+        "kubernetes": validate_kubernetes_args({}),
+        "kubernetes.ingress": validate_ingress({"host": "receive.example"}),
+        "objectStore": validate_object_store_args({}, "docker"),
+        "receive": receive,
+        "receive.queryFrontend": validate_query_frontend({}),
+        "fleets[]": validate_fleet_args("f", {"remote_write_url": "http://r:19291/api/v1/receive"}, None, "docker"),
+        "selfMonitoring": validate_self_monitoring_args("meta", {}, receive, "docker"),
+        "alerting": alerting,
+        "alerting.alertmanager": alerting["alertmanager"],
+    }
+    sections["receive.queryFrontend.cache"] = sections["receive.queryFrontend"]["cache"]
+    out: dict[str, object] = {}
+    for section, values in sections.items():
+        for key, value in values.items():
+            out[f"{section}.{camel(key)}"] = value
+    return out
+
+
+def _render(value: object) -> Optional[str]:
+    """How the README writes a default, or None for values it describes in words."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, str)):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[" + ", ".join(value) + "]"
+    if value == {}:
+        return "{}"
+    return None  # None (described: "—", "cluster default", ...), Resources, nested mappings
+
+
+def _resources_words(value) -> list[str]:
+    return [f"`{value.cpu_request}`/`{value.memory_request}`", f"`{value.cpu_limit}`/`{value.memory_limit}`"]
+
+
+# Defaults that follow from other settings or the target: the README says so
+# in words (the row must contain them), and the code is checked to do it.
+DERIVED = {
+    "receive.replicationFactor": "min(3, replicas)",
+    "fleets[].cluster": "fleet name",
+    "fleets[].tenant": "fleet name",
+    "fleets[].kubernetesSd": "`true` on kubernetes",
+    "selfMonitoring.cluster": None,  # not a stack key: always the fleet's name
+    "selfMonitoring.tenant": "`meta`",
+    "selfMonitoring.kubernetesSd": None,  # not a stack key
+    "selfMonitoring.resources": "as `fleets[].resources`",
+    # The receivers' spread is added when the pods are rendered, not by validation.
+    "receive.scheduling": "soft spread across zones",
+}
+# Values this test supplies (a fleet needs a URL, an ingress a host).
+SUPPLIED = {"fleets[].remoteWriteUrl", "kubernetes.ingress.host"}
+
+
+def _default_cell(rows: dict[str, str], key: str) -> Optional[str]:
+    row = rows.get(key)
+    return row.split("|")[2] if row else None
+
+
+def default_mismatches(rows: dict[str, str]) -> list[str]:
+    from agentstream.sizing import Resources
+
+    bad = []
+    for key, value in sorted(_validated_defaults().items()):
+        cell = _default_cell(rows, key)
+        if cell is None or key in DERIVED or key in SUPPLIED:
+            continue  # not a stack key (image, tenant header from receive, ...) or checked below
+        if isinstance(value, Resources):
+            words = _resources_words(value)
+        elif isinstance(value, dict) and value and all(isinstance(v, Resources) for v in value.values()):
+            words = [w for r in value.values() for w in _resources_words(r)]
+        elif key.endswith(".scheduling"):
+            words = ["none"] if value == {} else [f"`{value}`"]
+        else:
+            shown = _render(value)
+            words = [f"`{shown}`"] if shown is not None else []
+        for w in words:
+            if w not in cell:
+                bad.append(f"{key}: the code's default is {w}, the README's default column says {cell.strip()!r}")
+    return bad
+
+
+def test_documented_defaults_are_the_code_defaults(rows):
+    checked = [k for k in _validated_defaults() if _default_cell(rows, k) is not None and k not in {*DERIVED, *SUPPLIED}]
+    assert len(checked) > 60, checked  # the comparison covers the table, not a handful of rows
+    assert default_mismatches(rows) == []
+
+
+def test_derived_defaults_are_described_and_done():
+    from agentstream.agent_fleet import validate_fleet_args
+    from agentstream.receive_cluster import validate_receive_args
+
+    text_rows = readme_rows((REPO / "README.md").read_text())
+    for key, words in DERIVED.items():
+        if words is not None:
+            assert words in _default_cell(text_rows, key), (key, words)
+    assert [validate_receive_args({"replicas": n}, "docker")["replication_factor"] for n in (1, 2, 3, 5)] == [1, 2, 3, 3]
+    url = {"remote_write_url": "http://r:19291/api/v1/receive"}
+    fleet = validate_fleet_args("batmobile", dict(url), None, "docker")
+    assert (fleet["cluster"], fleet["tenant"], fleet["kubernetes_sd"]) == ("batmobile", "batmobile", False)
+    assert validate_fleet_args("batmobile", dict(url), None, "kubernetes")["kubernetes_sd"] is True
+    defaults = _validated_defaults()
+    assert defaults["selfMonitoring.resources"] == defaults["fleets[].resources"]
+
+
+def test_the_defaults_check_can_fail():
+    """Control: a README default that differs from the code's is reported."""
+    text = (REPO / "README.md").read_text()
+    changed = text.replace("| `receive.retention` | `6h` |", "| `receive.retention` | `12h` |")
+    assert changed != text
+    assert any(m.startswith("receive.retention:") for m in default_mismatches(readme_rows(changed)))
+    changed = text.replace("requests `250m`/`512Mi`", "requests `500m`/`512Mi`")
+    assert changed != text
+    assert any(m.startswith("receive.resources:") for m in default_mismatches(readme_rows(changed)))
