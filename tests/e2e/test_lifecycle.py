@@ -183,8 +183,12 @@ def test_image_tag_bump_replaces_its_containers_one_at_a_time(life, docker_clien
         agents = [a for group in AGENTS.values() for a in group] + ["meta-agent-0"]
         assert {n: o for n, o in ops.items() if n in agents} == {a: "replace" for a in agents}, ops
         # A new RemoteImage for the new tag, the old one goes; the one-shot
-        # volume-init containers run the image too; nothing else changes.
-        others = {n for n in ops if n not in agents and not n.endswith("-volume-init")}
+        # containers run the image too: the volume-init ones, and the
+        # self-monitoring agent's live-file writers (its scrape targets are a
+        # live file); nothing else changes.
+        one_shot = {n for n in ops if n.endswith("-volume-init")} | {"meta-agent-live-init", "meta-agent-live-sync"}
+        assert {n: ops.get(n) for n in one_shot} == {n: "replace" for n in one_shot}, ops
+        others = {n for n in ops if n not in agents and n not in one_shot}
         assert others == {
             f"docker-image-{_slug(BUMPED_PROMETHEUS)}", f"docker-image-{_slug(PINNED['prometheus'])}"
         }, ops

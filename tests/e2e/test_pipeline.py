@@ -352,7 +352,9 @@ def test_refresh_then_up_restarts_stopped_containers(pipeline, docker_client):
     replaces it. After that the stack is settled again."""
     stopped = [f"central-receive-{i}" for i in range(3)]
     assert all(docker_client.containers.get(n).status != "running" for n in stopped)
-    refreshed = pipeline.stack.refresh()
+    drifted, refreshed = pipeline.stack.refresh_ops()
+    # Named, and the names agree with the engine's own count.
+    assert drifted == {n: "update" for n in stopped}, drifted
     assert changes(refreshed) == {"update": 3}, refreshed.summary.resource_changes
     up = pipeline.stack.up()
     done = changes(up)

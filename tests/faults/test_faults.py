@@ -116,8 +116,11 @@ def poll_query(p, stop: threading.Event, record: dict, fleets=FLEETS) -> None:
     expr = 'up{cluster=~"%s"}' % "|".join(fleets)
     want = sum(len(a) for a in fleets.values())
     while not stop.is_set():
+        asked = time.time()
         try:
             got = len(p.q.query(expr))
+            # Query leaves a silent receiver out after receive.storeResponseTimeout.
+            record["slowest"] = round(max(record.get("slowest", 0.0), time.time() - asked), 1)
             record["ok" if got == want else "incomplete"] += 1
             if got != want:
                 record.setdefault("incomplete_at", []).append((time.strftime("%H:%M:%S"), got))
@@ -130,6 +133,23 @@ def poll_query(p, stop: threading.Event, record: dict, fleets=FLEETS) -> None:
 def caught_up(p, fleets=FLEETS, q=None, timeout: float = 300) -> None:
     for fleet, agents in fleets.items():
         p.wait_caught_up(q or p.q, selector(fleet), n=len(agents) ** 2, timeout=timeout)
+    STATE["caught_up"] = time.time()
+
+
+def window_start() -> float:
+    """Where the next fault's counted window starts: LEAD seconds before it.
+
+    Those seconds must not hold an earlier fault's aftermath (the tail of
+    a backlog still in an agent's retry queue, a replica's hole while a
+    receiver restarts), or this fault's check would count it as its own:
+    a 10-minute R2a's receivers came back 12s before R2b's cut, and R2b
+    reported R2a's tail. So a fault starts no sooner than LEAD + SETTLE
+    after the agents last caught up."""
+    pause = STATE.get("caught_up", 0.0) + LEAD + SETTLE - time.time()
+    if pause > 0:
+        log(f"{pause:.0f}s more before the fault: its lead must start after the last recovery")
+        time.sleep(pause)
+    return time.time() - LEAD
 
 
 # -- warm-up ---------------------------------------------------------------------
@@ -199,7 +219,7 @@ def agent_restart(p, fleet: str, victim: str, restart) -> dict:
     """Restart ``victim`` with ``restart(victim) -> (asked, running again)``,
     count across it, and check that the fleet covered it; the figures."""
     agents = FLEETS[fleet]
-    start = time.time() - LEAD
+    start = window_start()
     t_stop, t_back = restart(victim)
     p.wait_healthy([victim])
 
@@ -339,7 +359,7 @@ def test_r3_every_block_cut_during_the_outage_is_uploaded_and_the_bucket_verifie
 def test_r1_one_receiver_killed_at_rf3_loses_nothing_and_query_answers(pipeline):
     p = pipeline
     victim = RECEIVERS[0]
-    start = time.time() - LEAD
+    start = window_start()
     record = {"ok": 0, "incomplete": 0, "failed": 0}
     stop = threading.Event()
     poller = threading.Thread(target=poll_query, args=(p, stop, record), daemon=True)
@@ -374,7 +394,7 @@ def test_r1_one_receiver_killed_at_rf3_loses_nothing_and_query_answers(pipeline)
 def test_r5_receiver_restarted_keeps_its_tsdb_and_rejoins_the_ring(pipeline):
     p = pipeline
     r = RECEIVERS[1]
-    start = time.time() - LEAD
+    start = window_start()
     before = p.local_blocks(r)
     assert sum(len(b) for b in before.values()) > 0, f"{r} has no blocks yet: {before}"
     t_stop, t_back = p.restart(r)
@@ -414,6 +434,7 @@ def test_r5_receiver_restarted_keeps_its_tsdb_and_rejoins_the_ring(pipeline):
 def test_r2a_every_receiver_stopped(pipeline):
     p = pipeline
     duration = outage_seconds()
+    window_start()
     t_down = time.time()
     threads = [threading.Thread(target=p.stop, args=(r,)) for r in RECEIVERS]
     for t in threads:
@@ -544,6 +565,7 @@ def test_r2a_nothing_lost_after_every_receiver_returns(pipeline):
 def test_r2b_agents_network_cut(pipeline):
     p = pipeline
     duration = outage_seconds()
+    window_start()
     t_cut = time.time()
     for a in AGENTS:
         p.disconnect(a)
@@ -583,7 +605,7 @@ def test_disk_full_on_one_receiver_is_visible_and_loses_nothing_at_rf3(pipeline)
     r = SMALL_DISK_RECEIVER
     peers = [x for x in RECEIVERS if x != r]
     before = {x: p.metrics(x) for x in RECEIVERS}
-    start = time.time() - LEAD
+    start = window_start()
     code, out, err = p.exec(r, ["dd", "if=/dev/zero", f"of={RECEIVE_DATA_DIR}/filler", "bs=1M"], user="1001")
     code, df, _ = p.exec(r, ["df", "-k", RECEIVE_DATA_DIR])
     log(f"disk full: dd into {r}:{RECEIVE_DATA_DIR} ended ({err.strip()[-120:]}); df:\n{df}")

@@ -129,14 +129,43 @@ def backend(tmp_path_factory, kube) -> Iterator[Backend]:
         _missing("the pulumi CLI is not on PATH (scripts/e2e-setup.sh builds it)")
     b = Backend(tmp_path_factory.mktemp("k8s-pulumi"))
     yield b
+    _destroy_leftovers(b.stacks)
+
+
+def _destroy_leftovers(stacks) -> None:
     # Edges first: they read central's outputs.
-    for name, stack in sorted(b.stacks.items(), key=lambda kv: not kv[0].startswith("edge")):
+    for name, stack in sorted(stacks.items(), key=lambda kv: not kv[0].startswith("edge")):
         try:
             if stack.stack.export_stack().deployment.get("resources"):
                 log(f"cleaning up stack {name} left by a failed test")
                 stack.destroy()
         except Exception as e:  # noqa: BLE001 - report and go on with the others
             log(f"cleanup of {name} failed: {e}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
+
+
+@pytest.fixture(autouse=True)
+def _destroy_what_a_failed_test_left(request):
+    """The tests share namespaces and object names: a stack a failed test
+    left deployed would make the next test's creates conflict (server-side
+    apply, another field manager) and fail for a reason not its own. So the
+    stacks a failed test created are destroyed right after it; those of
+    module fixtures (created before the test) are left to their fixture."""
+    if "backend" not in request.fixturenames:
+        yield
+        return
+    backend = request.getfixturevalue("backend")
+    before = set(backend.stacks)
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        _destroy_leftovers({n: s for n, s in backend.stacks.items() if n not in before})
 
 
 def no_changes(stack) -> dict:

@@ -164,6 +164,25 @@ class RealStack:
         log(f"pulumi refresh {self.name}")
         return self.stack.refresh(color="never", on_output=self._printer("refresh"), **kw)
 
+    def refresh_ops(self, **kw) -> tuple[dict[str, str], auto.RefreshResult]:
+        """A ``pulumi refresh``: what it changed in the state, by logical name
+        (so a test can say which resources drifted, not only how many)."""
+        ops: dict[str, str] = {}
+
+        def on_event(e) -> None:
+            for ev in (e.resource_pre_event, e.res_outputs_event):
+                if ev is None:
+                    continue
+                op, name = ev.metadata.op.value, ev.metadata.urn.rsplit("::", 1)[-1]
+                # A refresh step that found drift carries the changed keys.
+                if op == "refresh" and ev.metadata.diffs:
+                    ops[name] = "update"
+                elif op not in ("same", "read", "refresh"):
+                    ops[name] = op
+        res = self.refresh(on_event=on_event, **kw)
+        log(f"refresh {self.name}: {ops or 'no changes'}")
+        return ops, res
+
     def destroy(self, **kw) -> auto.DestroyResult:
         log(f"pulumi destroy {self.name}")
         return self.stack.destroy(color="never", on_output=self._printer("destroy"), **kw)
