@@ -92,7 +92,7 @@ class Rig:
         recv = [{k: free_port(32000, 32999, ports) for k in ("http", "grpc", "rw", "capnp")} for _ in range(replicas)]
         ring = self.root / "hashrings.json"
         ring.write_text(render_hashring([f"127.0.0.1:{r['grpc']}" for r in recv],
-                                        algorithm=settings["hashring_algorithm"]))
+                                        algorithm=settings.hashring_algorithm))
         try:
             for i, r in enumerate(recv):
                 argv = receive_args(settings, instance=f"bench-receive-{i}", local_endpoint=f"127.0.0.1:{r['grpc']}",
@@ -117,7 +117,7 @@ class Rig:
                     self_targets=[f"127.0.0.1:{port}"],
                     static_targets=[exporter.address],
                     remote_write_url=f"http://127.0.0.1:{recv[i % replicas]['rw']}/api/v1/receive",
-                    tenant_header=settings["tenant_header"],
+                    tenant_header=settings.tenant_header,
                     tenant="p4",
                 ))
                 argv = [a for a in agent_args({"wal_retention": "4h"})

@@ -23,6 +23,7 @@ sys.path.append(os.path.join(HERE, "..", "components"))
 import agentstream as a  # noqa: E402
 import settings  # noqa: E402
 from agentstream.agent_fleet import DEFAULT_TENANT_HEADER  # noqa: E402
+from agentstream.settings import FleetSettings  # noqa: E402
 
 # The self-monitoring fleet's name (its cluster label and default tenant).
 SELF_MONITORING = "meta"
@@ -121,7 +122,7 @@ def prepare(s: dict) -> dict:
     return plan
 
 
-def check_distinct_series(name: str, fleet: dict, owners: dict) -> None:
+def check_distinct_series(name: str, fleet: FleetSettings, owners: dict) -> None:
     """Refuse a fleet whose series another fleet of the stack would also write.
 
     Receive stores a series under its tenant and labels; Query then drops the
@@ -130,11 +131,11 @@ def check_distinct_series(name: str, fleet: dict, owners: dict) -> None:
     tell apart: it merges them as if they were replicas of one fleet.
     ``owners`` maps that identity to the first fleet that claimed it.
     """
-    identity = (fleet["tenant"], fleet["cluster"], tuple(sorted(fleet["external_labels"].items())))
+    identity = (fleet.tenant, fleet.cluster, tuple(sorted(fleet.external_labels.items())))
     other = owners.setdefault(identity, name)
     if other != name:
         raise ValueError(
-            f"fleets[{name}].cluster: {fleet['cluster']!r} with tenant {fleet['tenant']!r} and the same "
+            f"fleets[{name}].cluster: {fleet.cluster!r} with tenant {fleet.tenant!r} and the same "
             f"externalLabels is also fleets[{other}]'s, so Query would merge the two fleets' series; allowed: "
             "a cluster label, tenant or externalLabels value of its own per fleet"
         )

@@ -19,6 +19,14 @@ from . import versions
 from .config import agent_args, render_agent_config
 from .config.prometheus import AGENT_CONFIG_FILE, AGENT_PORT, AGENT_WAL_DIR, DEFAULT_QUEUE_CONFIG, scrape_job_files
 from .receive_cluster import DEFAULT_TENANT_HEADER, ReceiveCluster, request_limits_for
+from .settings import (
+    FleetSettings,
+    ReceiveSettings,
+    RemoteWriteAuthSettings,
+    ScrapeJobSettings,
+    frozen_map,
+    thaw,
+)
 from .sizing import ResourcesArgs, SchedulingArgs, scheduling, validate_resources, validate_scheduling, validate_storage_class
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload, instance_names
 from .targets import Target, split_args
@@ -161,10 +169,10 @@ class AgentFleetArgs(TypedDict, total=False):
 def validate_fleet_args(
     name: str,
     args: Mapping[str, Any],
-    receive: Optional[Mapping[str, Any]],
+    receive: Optional[ReceiveSettings],
     target_kind: str,
     path: Optional[str] = None,
-) -> dict[str, Any]:
+) -> FleetSettings:
     """Merge defaults into the settings (args without ``target``, ``receive``) and validate;
     ``receive`` is the ReceiveCluster's validated settings. Errors name keys
     under ``path`` (default ``fleets[<name>]``, as a stack's fleets list)."""
@@ -210,7 +218,7 @@ def validate_fleet_args(
         # An agent label equal to a receive label would be overwritten (or
         # deduplicated away) by Receive/Query: refuse it up front.
         own = {DEFAULT_CLUSTER_LABEL, a["replica_label"], *extra}
-        reserved = {receive["replica_label"], receive["tenant_label"]}
+        reserved = {receive.replica_label, receive.tenant_label}
         clash = own & reserved
         if clash:
             raise ValueError(
@@ -218,17 +226,17 @@ def validate_fleet_args(
                 f"{sorted(clash)} collides with the receive cluster's labels "
                 f"{sorted(reserved)}; allowed: any other label name"
             )
-        if a["replica_label"] not in receive["agent_replica_labels"]:
+        if a["replica_label"] not in receive.agent_replica_labels:
             raise ValueError(
                 f"{p}.replicaLabel: {a['replica_label']!r} is not deduplicated by Query; allowed values: "
-                f"{', '.join(receive['agent_replica_labels'])} (or add it to receive.agentReplicaLabels)"
+                f"{', '.join(receive.agent_replica_labels)} (or add it to receive.agentReplicaLabels)"
             )
     check_tenant(f"{p}.tenant", a.setdefault("tenant", name))
-    a.setdefault("tenant_header", receive["tenant_header"] if receive is not None else DEFAULT_TENANT_HEADER)
+    a.setdefault("tenant_header", receive.tenant_header if receive is not None else DEFAULT_TENANT_HEADER)
     if receive is not None:
         # Receive answers a request over its limits with 413, which Prometheus
         # drops without retry: a batch must always fit, or data is lost.
-        limits = request_limits_for(receive.get("limits"), a["tenant"])
+        limits = request_limits_for(receive.limits, a["tenant"])
         per_send = queue["max_samples_per_send"]
         for key in ("series_limit", "samples_limit"):
             if 0 < limits[key] < per_send:
@@ -243,7 +251,25 @@ def validate_fleet_args(
     a["scheduling"] = validate_scheduling(f"{p}.scheduling", a.get("scheduling"), target_kind)
     a["storage_class"] = validate_storage_class(f"{p}.storageClass", a.get("storage_class"), target_kind)
     check_image(f"{p}.image", a.setdefault("image", versions.PROMETHEUS_IMAGE))
-    return a
+    auth = a["remote_write_auth"]
+    return FleetSettings(**{
+        **a,
+        "remote_write_url": a.get("remote_write_url"),
+        "external_labels": frozen_map(a["external_labels"]),
+        "static_targets": tuple(a["static_targets"]),
+        "scrape_jobs": tuple(
+            ScrapeJobSettings(name=j["name"], targets=tuple(j["targets"]), metrics_path=j["metrics_path"])
+            for j in a["scrape_jobs"]
+        ),
+        "queue_config": frozen_map(a["queue_config"]),
+        "remote_write_auth": RemoteWriteAuthSettings(**auth) if auth is not None else None,
+        "scheduling": frozen_map(a["scheduling"]),
+    })
+
+
+def job_dicts(jobs: tuple[ScrapeJobSettings, ...]) -> list[dict[str, Any]]:
+    """Named jobs as the config renderers take them (plain data)."""
+    return [{"name": j.name, "targets": list(j.targets), "metrics_path": j.metrics_path} for j in jobs]
 
 
 def _validate_auth(p: str, auth: object) -> Optional[dict[str, Any]]:
@@ -352,44 +378,45 @@ class AgentFleet(pulumi.ComponentResource):
         receive = pop_dependency(
             "AgentFleetArgs", a, "receive", ReceiveCluster, "a ReceiveCluster, or none with remote_write_url", required=False
         )
-        a = validate_fleet_args(name, a, receive.settings if receive is not None else None, target.kind)
+        s = validate_fleet_args(name, a, receive.settings if receive is not None else None, target.kind)
         super().__init__("agentstream:index:AgentFleet", name, None, opts)
+        self.settings: FleetSettings = s
         workload_name = f"{name}-agent"
-        instances = instance_names(workload_name, a["agents"])
+        instances = instance_names(workload_name, s.agents)
         # An explicit URL wins over the ReceiveCluster's service (e.g. a proxy
         # or another region's ingress in front of the same receivers). Without
         # a ReceiveCluster there is a URL (validate_fleet_args made sure).
-        if receive is None or a.get("remote_write_url") is not None:
-            remote_write = pulumi.Output.from_input(a["remote_write_url"])
+        if receive is None or s.remote_write_url is not None:
+            remote_write = pulumi.Output.from_input(s.remote_write_url)
         else:
             remote_write = receive.remote_write_url
 
         auth: Optional[dict[str, str]] = None
         secret_files: list[ConfigFile] = []
-        if a["remote_write_auth"] is not None:
-            ra = a["remote_write_auth"]
-            auth = {"type": ra["type"], "file": REMOTE_WRITE_SECRET_FILE}
-            if ra["type"] == "basic":
-                auth["username"] = ra["username"]
-            secret_files = [ConfigFile(REMOTE_WRITE_SECRET_FILE, pulumi.Output.secret(ra["secret"]), secret=True)]
+        ra = s.remote_write_auth
+        if ra is not None:
+            auth = {"type": ra.type, "file": REMOTE_WRITE_SECRET_FILE}
+            if ra.type == "basic" and ra.username is not None:
+                auth["username"] = ra.username
+            secret_files = [ConfigFile(REMOTE_WRITE_SECRET_FILE, pulumi.Output.secret(ra.secret), secret=True)]
 
-        labels = {DEFAULT_CLUSTER_LABEL: a["cluster"], **a["external_labels"], a["replica_label"]: "${INSTANCE}"}
+        labels = {DEFAULT_CLUSTER_LABEL: s.cluster, **s.external_labels, s.replica_label: "${INSTANCE}"}
         self_targets = [f"{target.instance_host(workload_name, i)}:{AGENT_PORT}" for i in instances]
         # The tenant header may come from another stack (an edge reads the
         # central receive's), so it can be an Output like the URL.
-        config = pulumi.Output.all(remote_write, a["tenant_header"]).apply(
+        config = pulumi.Output.all(remote_write, s.tenant_header).apply(
             lambda v: render_agent_config(
                 external_labels=labels,
-                scrape_interval=a["scrape_interval"],
+                scrape_interval=s.scrape_interval,
                 self_targets=self_targets,
-                static_targets=a["static_targets"],
+                static_targets=list(s.static_targets),
                 remote_write_url=v[0],
                 tenant_header=v[1],
-                tenant=a["tenant"],
-                queue_config=a["queue_config"],
-                kubernetes_sd=a["kubernetes_sd"],
+                tenant=s.tenant,
+                queue_config=thaw(s.queue_config),
+                kubernetes_sd=s.kubernetes_sd,
                 auth=auth,
-                scrape_jobs=a["scrape_jobs"],
+                scrape_jobs=job_dicts(s.scrape_jobs),
             )
         )
         self.config = config
@@ -398,23 +425,23 @@ class AgentFleet(pulumi.ComponentResource):
         # and replaces none of them.
         job_files = [
             ConfigFile(path, content, live=True, reload_seconds=JOB_FILES_RELOAD_SECONDS)
-            for path, content in scrape_job_files(a["scrape_jobs"]).items()
+            for path, content in scrape_job_files(job_dicts(s.scrape_jobs)).items()
         ]
         self.workload = Workload(
             name=workload_name,
             component="prometheus-agent",
-            image=a["image"],
-            args=agent_args(a),
-            replicas=a["agents"],
+            image=s.image,
+            args=agent_args(s),
+            replicas=s.agents,
             ports=[Port("http", AGENT_PORT)],
             health=HealthCheck(port=AGENT_PORT),
             config_files=[ConfigFile(AGENT_CONFIG_FILE, config), *secret_files, *job_files],
-            volumes=[Volume("wal", AGENT_WAL_DIR, size=a["wal_size"])],
+            volumes=[Volume("wal", AGENT_WAL_DIR, size=s.wal_size)],
             user=PROMETHEUS_UID,
-            resources=a["resources"],
-            scheduling=scheduling(a["scheduling"]),
-            storage_class=a["storage_class"],
-            needs_kubernetes_discovery=a["kubernetes_sd"],
+            resources=s.resources,
+            scheduling=scheduling(s.scheduling),
+            storage_class=s.storage_class,
+            needs_kubernetes_discovery=s.kubernetes_sd,
         )
         # After receive's write tier on create, and before it on destroy: an
         # agent that stops flushes its remote-write queue for up to a minute
@@ -425,7 +452,7 @@ class AgentFleet(pulumi.ComponentResource):
         self.deployed = target.deploy(self.workload, parent=self, depends_on=depends)
         self.agents = pulumi.Output.from_input(instances)
         self.remote_write_url = remote_write
-        self.cluster = a["cluster"]
+        self.cluster = s.cluster
         self.target = target
         self.workloads = [self.workload]
         self.register_outputs({"agents": self.agents, "remote_write_url": self.remote_write_url})

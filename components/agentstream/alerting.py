@@ -36,6 +36,7 @@ from .config.alerting import (
 )
 from .config.thanos import HTTP_PORT as QUERY_HTTP_PORT
 from .config.thanos import OBJSTORE_FILE
+from .settings import ReceiveSettings
 from .object_store import ObjectStore
 from .receive_cluster import THANOS_UID, ReceiveCluster
 from .sizing import ResourcesArgs, SchedulingArgs, scheduling, validate_resources, validate_scheduling, validate_storage_class
@@ -223,13 +224,13 @@ def _validate_rule_files(p: str, files: object, with_default: bool) -> dict[str,
     return out
 
 
-def _check_host_ports(a: Mapping[str, Any], receive: Mapping[str, Any]) -> None:
+def _check_host_ports(a: Mapping[str, Any], receive: ReceiveSettings) -> None:
     """The Ruler's and Alertmanager's host ports against receive's (one Docker host)."""
-    taken = {receive["query_port"]: "receive.queryPort"}
-    if receive.get("publish_remote_write"):
-        taken[receive["remote_write_port"]] = "receive.remoteWritePort"
-    if receive.get("query_frontend"):
-        taken[receive["query_frontend"]["port"]] = "receive.queryFrontend.port"
+    taken = {receive.query_port: "receive.queryPort"}
+    if receive.publish_remote_write:
+        taken[receive.remote_write_port] = "receive.remoteWritePort"
+    if receive.query_frontend is not None:
+        taken[receive.query_frontend.port] = "receive.queryFrontend.port"
     ours = {"alerting.port": a["port"]}
     if a["alertmanager"] is not None:
         ours["alerting.alertmanager.port"] = a["alertmanager"]["port"]

@@ -50,6 +50,14 @@ from .config.thanos import (
     STORE_DATA_DIR,
 )
 from .object_store import ObjectStore
+from .settings import (
+    QueryFrontendCacheSettings,
+    QueryFrontendSettings,
+    ReceiveLimitsSettings,
+    ReceiveSettings,
+    frozen_map,
+    thaw,
+)
 from .sizing import (
     ResourcesArgs,
     SchedulingArgs,
@@ -109,6 +117,11 @@ DEFAULT_OUT_OF_ORDER_WINDOW = "0s"
 # Thanos' default: the compactor leaves blocks younger than this alone, so a
 # block still being uploaded is never compacted half-written.
 DEFAULT_COMPACT_CONSISTENCY_DELAY = "30m"
+# Thanos' default is 0 (no limit): a receiver that dies mid-query (SIGKILL,
+# a node lost: no TCP reset) then stalls every query until gRPC keepalive
+# gives up on it (~15s) or the query times out (2m). With a limit, Query
+# answers from the other replicas and says which endpoint it left out.
+DEFAULT_STORE_RESPONSE_TIMEOUT = "10s"
 # Bucket retention per resolution, applied by the compactor; 0d keeps data
 # forever (the bucket is the long-term store). Thanos refuses a raw
 # retention under 40h or a 5m retention under 10d while downsampling, since
@@ -239,6 +252,9 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """Accept samples up to this much older than a series' newest (default ``0s``: off; at most ``retention``)."""
     compact_consistency_delay: str
     """Minimum age of a block before the compactor touches it (default ``30m``; shorter only for tests)."""
+    store_response_timeout: str
+    """How long Query waits for a StoreAPI endpoint's next message before answering without it, with a
+    warning (default ``10s``; ``0s``: no limit, Thanos' default)."""
     bucket_retention_raw: str
     """How long the compactor keeps raw samples in the bucket (default ``0d``: forever; else >= 40h)."""
     bucket_retention_5m: str
@@ -273,7 +289,7 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """The bucket receive uploads blocks to; with it come a Store gateway and a Compactor (default: none, no bucket)."""
 
 
-def validate_receive_args(args: Mapping[str, Any], target_kind: Optional[str] = None) -> dict[str, Any]:
+def validate_receive_args(args: Mapping[str, Any], target_kind: Optional[str] = None) -> ReceiveSettings:
     """The settings (args without ``target``, ``object_store``) merged with defaults, or raise ``ValueError``.
     ``target_kind`` (``docker``/``kubernetes``; None: not known yet) refuses Kubernetes-only keys on Docker."""
     a = check_args("ReceiveClusterArgs", args, ReceiveClusterArgs.__annotations__)
@@ -327,6 +343,10 @@ def validate_receive_args(args: Mapping[str, Any], target_kind: Optional[str] = 
         a.setdefault("compact_consistency_delay", DEFAULT_COMPACT_CONSISTENCY_DELAY),
         allow_zero=True,
     )
+    check_duration(
+        "receive.storeResponseTimeout", a.setdefault("store_response_timeout", DEFAULT_STORE_RESPONSE_TIMEOUT),
+        allow_zero=True,
+    )
     for key, field, minimum in [
         ("bucket_retention_raw", "receive.bucketRetentionRaw", MIN_RAW_RETENTION_SECONDS),
         ("bucket_retention_5m", "receive.bucketRetention5m", MIN_5M_RETENTION_SECONDS),
@@ -348,7 +368,7 @@ def validate_receive_args(args: Mapping[str, Any], target_kind: Optional[str] = 
     if check_bool("receive.publishRemoteWrite", a.setdefault("publish_remote_write", True)):
         ports["remoteWritePort"] = a["remote_write_port"]
     if a["query_frontend"]:
-        ports["queryFrontend.port"] = a["query_frontend"]["port"]
+        ports["queryFrontend.port"] = a["query_frontend"].port
     if len(ports) > 1:
         check_unique(f"receive host ports ({', '.join(ports)})", list(ports.values()))
     check_size("receive.storageSize", a.setdefault("storage_size", DEFAULT_STORAGE_SIZE))
@@ -361,7 +381,10 @@ def validate_receive_args(args: Mapping[str, Any], target_kind: Optional[str] = 
     a["scheduling"] = validate_scheduling("receive.scheduling", a.get("scheduling"), target_kind)
     a["storage_class"] = validate_storage_class("receive.storageClass", a.get("storage_class"), target_kind)
     check_image("images.thanos", a.setdefault("image", versions.THANOS_IMAGE))
-    return a
+    a["agent_replica_labels"] = tuple(a["agent_replica_labels"])
+    a["resources"] = frozen_map(a["resources"])
+    a["scheduling"] = frozen_map(a["scheduling"])
+    return ReceiveSettings(**a)
 
 
 FRONTEND_KEYS = tuple(QueryFrontendArgs.__annotations__)
@@ -370,7 +393,7 @@ FRONTEND_CACHE_KEYS = {"in-memory": ("type", "max_size"), "memcached": ("type", 
 _BYTE_SIZE_RE = re.compile(r"^[1-9][0-9]*(B|KB|MB|GB|KiB|MiB|GiB)$")
 
 
-def validate_query_frontend(fe: object) -> Optional[dict[str, Any]]:
+def validate_query_frontend(fe: object) -> Optional[QueryFrontendSettings]:
     """None (no frontend) or its settings with defaults. Messages name the
     stack-config keys (camelCase), as elsewhere."""
     if fe is None:
@@ -410,11 +433,13 @@ def validate_query_frontend(fe: object) -> Optional[dict[str, Any]]:
             check_host_port(f"receive.queryFrontend.cache.addresses[{i}]", addr)
     else:
         check_host_port("receive.queryFrontend.cache.address", cache.get("address"))
-    f["cache"] = cache
-    return f
+    if "addresses" in cache:
+        cache["addresses"] = tuple(cache["addresses"])
+    f["cache"] = QueryFrontendCacheSettings(**cache)
+    return QueryFrontendSettings(**f)
 
 
-def validate_limits(limits: object) -> Optional[dict[str, Any]]:
+def validate_limits(limits: object) -> Optional[ReceiveLimitsSettings]:
     """None (no limits file) or the limits with every value checked."""
     if limits is None:
         return None
@@ -431,15 +456,18 @@ def validate_limits(limits: object) -> Optional[dict[str, Any]]:
         check_tenant(f"receive.limits.tenants.{tenant}", tenant)
         field = f"receive.limits.tenants.{tenant}"
         out["tenants"][tenant] = {k: check_int(f"{field}.{k}", v, 0) for k, v in check_keys(field, tl, REQUEST_LIMIT_KEYS).items()}
-    return out
+    return ReceiveLimitsSettings(
+        max_concurrency=out["max_concurrency"], request=frozen_map(out["request"]), tenants=frozen_map(out["tenants"])
+    )
 
 
-def request_limits_for(limits: Optional[Mapping[str, Any]], tenant: str) -> dict[str, int]:
-    """The limits Receive applies to one tenant's requests (0: unlimited)."""
+def request_limits_for(limits: Optional[ReceiveLimitsSettings], tenant: str) -> dict[str, int]:
+    """The limits Receive applies to one tenant's requests (0: unlimited):
+    its own over the defaults."""
     merged = {k: 0 for k in REQUEST_LIMIT_KEYS}
-    if limits:
-        merged.update(limits["request"])
-        merged.update(limits["tenants"].get(tenant, {}))
+    if limits is not None:
+        merged.update(limits.request)
+        merged.update(limits.tenants.get(tenant, {}))
     return merged
 
 
@@ -476,20 +504,20 @@ class ReceiveCluster(pulumi.ComponentResource):
         object_store = pop_dependency(
             "ReceiveClusterArgs", a, "object_store", ObjectStore, "an ObjectStore, or none (no bucket)", required=False
         )
-        a = validate_receive_args(a, target.kind)
+        s = validate_receive_args(a, target.kind)
         super().__init__("agentstream:index:ReceiveCluster", name, None, opts)
-        self.settings = a
+        self.settings: ReceiveSettings = s
         self.target = target
-        image = a["image"]
-        rf = a["replication_factor"]
+        image = s.image
+        rf = s.replication_factor
         ingest_name = f"{name}-receive"
-        router_name = f"{name}-router" if a["router_replicas"] else None
+        router_name = f"{name}-router" if s.router_replicas else None
         write_name = router_name or ingest_name
 
         # The hashring lists each ingester by the same string it gets as
         # --receive.local-endpoint, so they match byte for byte.
-        endpoints = [f"{target.instance_host(ingest_name, i)}:{GRPC_PORT}" for i in instance_names(ingest_name, a["replicas"])]
-        self.hashring_json = render_hashring(endpoints, algorithm=a["hashring_algorithm"])
+        endpoints = [f"{target.instance_host(ingest_name, i)}:{GRPC_PORT}" for i in instance_names(ingest_name, s.replicas)]
+        self.hashring_json = render_hashring(endpoints, algorithm=s.hashring_algorithm)
         # Live: receive re-reads it, so a new ring (receive.replicas changed)
         # reaches the running receivers and routers in place, restarting
         # none of them, and only once every new receiver is ready.
@@ -506,8 +534,10 @@ class ReceiveCluster(pulumi.ComponentResource):
 
         limit_files: list[ConfigFile] = []
         self.limits_yaml: Optional[str] = None
-        if a["limits"] is not None:
-            self.limits_yaml = render_receive_limits(**a["limits"])
+        if s.limits is not None:
+            self.limits_yaml = render_receive_limits(
+                max_concurrency=s.limits.max_concurrency, request=thaw(s.limits.request), tenants=thaw(s.limits.tenants)
+            )
             limit_files = [ConfigFile(LIMITS_FILE, self.limits_yaml)]
         # The write tier gets the hashring and the limits: the routers, or,
         # without them, every receiver (router and ingestor in one process).
@@ -517,33 +547,33 @@ class ReceiveCluster(pulumi.ComponentResource):
         routes = router_name is None
 
         ingest_args = receive_args(
-            a,
+            s,
             instance=INSTANCE_ARG,
             local_endpoint=f"{target.instance_host_template(ingest_name)}:{GRPC_PORT}",
             hashrings_file=HASHRINGS_FILE if routes else None,
             limits_file=limits_path if routes else None,
             objstore_file=OBJSTORE_FILE if object_store is not None else None,
         )
-        rw_publish = a["publish_remote_write"] and routes
+        rw_publish = s.publish_remote_write and routes
         self.receive = Workload(
             name=ingest_name,
             component="receive",
             image=image,
             args=ingest_args,
-            replicas=a["replicas"],
+            replicas=s.replicas,
             ports=[
                 Port("grpc", GRPC_PORT),
                 Port("http", HTTP_PORT),
-                Port("remote-write", REMOTE_WRITE_PORT, publish=rw_publish, host_port=a["remote_write_port"], ingress_path=REMOTE_WRITE_PATH),
+                Port("remote-write", REMOTE_WRITE_PORT, publish=rw_publish, host_port=s.remote_write_port, ingress_path=REMOTE_WRITE_PATH),
             ],
             health=HealthCheck(port=HTTP_PORT),
             config_files=(write_files if routes else []) + store_files,
-            volumes=[Volume("data", RECEIVE_DATA_DIR, size=a["storage_size"]), *store_volumes],
+            volumes=[Volume("data", RECEIVE_DATA_DIR, size=s.storage_size), *store_volumes],
             user=THANOS_UID,
-            resources=a["resources"]["receive"],
+            resources=s.resources["receive"],
             # Receivers hold the data: spread them across zones where there are any.
-            scheduling=scheduling(a["scheduling"], spread_zones=True),
-            storage_class=a["storage_class"],
+            scheduling=scheduling(s.scheduling, spread_zones=True),
+            storage_class=s.storage_class,
             # Every series lives on RF receivers and a write needs a quorum of
             # them, so at most RF - quorum may be down at once (RF 3: 1 of any
             # size of ring; RF 4: 1, not floor(4/2), as quorum is 3).
@@ -557,22 +587,22 @@ class ReceiveCluster(pulumi.ComponentResource):
                 name=router_name,
                 component="receive-router",
                 image=image,
-                args=router_args(a, instance=INSTANCE_ARG, hashrings_file=HASHRINGS_FILE, limits_file=limits_path),
-                replicas=a["router_replicas"],
+                args=router_args(s, instance=INSTANCE_ARG, hashrings_file=HASHRINGS_FILE, limits_file=limits_path),
+                replicas=s.router_replicas,
                 ports=[
                     Port("http", HTTP_PORT),
                     Port("grpc", GRPC_PORT),
                     Port(
-                        "remote-write", REMOTE_WRITE_PORT, publish=a["publish_remote_write"],
-                        host_port=a["remote_write_port"], ingress_path=REMOTE_WRITE_PATH,
+                        "remote-write", REMOTE_WRITE_PORT, publish=s.publish_remote_write,
+                        host_port=s.remote_write_port, ingress_path=REMOTE_WRITE_PATH,
                     ),
                 ],
                 health=HealthCheck(port=HTTP_PORT),
                 config_files=write_files,
                 user=THANOS_UID,
-                resources=a["resources"]["router"],
-                scheduling=scheduling(a["scheduling"], spread_zones=True),
-                max_unavailable=1 if a["router_replicas"] > 1 else None,
+                resources=s.resources["router"],
+                scheduling=scheduling(s.scheduling, spread_zones=True),
+                max_unavailable=1 if s.router_replicas > 1 else None,
             )
             self.workloads.append(self.router)
             self.deployments.append(target.deploy(self.router, parent=self, depends_on=self.deployments[0].resources))
@@ -583,15 +613,15 @@ class ReceiveCluster(pulumi.ComponentResource):
                 name=f"{name}-store",
                 component="store",
                 image=image,
-                args=store_args(a),
+                args=store_args(s),
                 ports=[Port("grpc", GRPC_PORT), Port("http", HTTP_PORT)],
                 health=HealthCheck(port=HTTP_PORT, start_period=60),
                 config_files=store_files,
-                volumes=[Volume("data", STORE_DATA_DIR, size=a["storage_size"]), *store_volumes],
+                volumes=[Volume("data", STORE_DATA_DIR, size=s.storage_size), *store_volumes],
                 user=THANOS_UID,
-                resources=a["resources"]["store"],
-                scheduling=scheduling(a["scheduling"]),
-                storage_class=a["storage_class"],
+                resources=s.resources["store"],
+                scheduling=scheduling(s.scheduling),
+                storage_class=s.storage_class,
             )
             # Exactly one compactor per bucket: two would compact the same
             # blocks and corrupt the bucket's view.
@@ -599,16 +629,16 @@ class ReceiveCluster(pulumi.ComponentResource):
                 name=f"{name}-compact",
                 component="compact",
                 image=image,
-                args=compact_args(a),
+                args=compact_args(s),
                 replicas=1,
                 ports=[Port("http", HTTP_PORT)],
                 health=HealthCheck(port=HTTP_PORT, start_period=60),
                 config_files=store_files,
-                volumes=[Volume("data", COMPACT_DATA_DIR, size=a["storage_size"]), *store_volumes],
+                volumes=[Volume("data", COMPACT_DATA_DIR, size=s.storage_size), *store_volumes],
                 user=THANOS_UID,
-                resources=a["resources"]["compact"],
-                scheduling=scheduling(a["scheduling"]),
-                storage_class=a["storage_class"],
+                resources=s.resources["compact"],
+                scheduling=scheduling(s.scheduling),
+                storage_class=s.storage_class,
             )
             self.workloads += [self.store, self.compact]
             self.deployments.append(target.deploy(self.store, parent=self, depends_on=depends))
@@ -619,14 +649,14 @@ class ReceiveCluster(pulumi.ComponentResource):
             name=f"{name}-query",
             component="query",
             image=image,
-            args=query_args(a),
-            replicas=a["query_replicas"],
-            ports=[Port("grpc", GRPC_PORT), Port("http", HTTP_PORT, publish=True, host_port=a["query_port"])],
+            args=query_args(s),
+            replicas=s.query_replicas,
+            ports=[Port("grpc", GRPC_PORT), Port("http", HTTP_PORT, publish=True, host_port=s.query_port)],
             health=HealthCheck(port=HTTP_PORT),
             config_files=[ConfigFile(ENDPOINTS_FILE, render_endpoint_sd(store_endpoints))],
             user=THANOS_UID,
-            resources=a["resources"]["query"],
-            scheduling=scheduling(a["scheduling"]),
+            resources=s.resources["query"],
+            scheduling=scheduling(s.scheduling),
         )
         self.workloads.append(self.query)
         # Query finds its endpoints through the SD file and tolerates absent
@@ -649,20 +679,20 @@ class ReceiveCluster(pulumi.ComponentResource):
         self.query_url = pulumi.Output.from_input(query_deployed.urls["http"])
         # Query itself, also when a frontend answers query_url.
         self.query_direct_url = self.query_url
-        fe = a["query_frontend"]
+        fe = s.query_frontend
         if fe:
             self.query_frontend = Workload(
                 name=f"{name}-query-frontend",
                 component="query-frontend",
                 image=image,
-                args=query_frontend_args(a, downstream_url=f"http://{target.service_host(self.query.name)}:{HTTP_PORT}"),
-                replicas=fe["replicas"],
-                ports=[Port("http", HTTP_PORT, publish=True, host_port=fe["port"])],
+                args=query_frontend_args(s, downstream_url=f"http://{target.service_host(self.query.name)}:{HTTP_PORT}"),
+                replicas=fe.replicas,
+                ports=[Port("http", HTTP_PORT, publish=True, host_port=fe.port)],
                 health=HealthCheck(port=HTTP_PORT),
-                config_files=[ConfigFile(FRONTEND_CACHE_FILE, render_frontend_cache(fe["cache"]))],
+                config_files=[ConfigFile(FRONTEND_CACHE_FILE, render_frontend_cache(fe.cache))],
                 user=THANOS_UID,
-                resources=a["resources"]["query_frontend"],
-                scheduling=scheduling(a["scheduling"]),
+                resources=s.resources["query_frontend"],
+                scheduling=scheduling(s.scheduling),
             )
             self.workloads.append(self.query_frontend)
             frontend_deployed = target.deploy(self.query_frontend, parent=self, depends_on=query_deployed.resources)
@@ -670,7 +700,7 @@ class ReceiveCluster(pulumi.ComponentResource):
             self.query_url = pulumi.Output.from_input(frontend_deployed.urls["http"])
         self.store_endpoints = pulumi.Output.from_input(store_endpoints)
         self.hashring = pulumi.Output.from_input(self.hashring_json)
-        self.tenant_header = a["tenant_header"]
+        self.tenant_header = s.tenant_header
         self.register_outputs(
             {
                 "remote_write_url": self.remote_write_url,

@@ -20,6 +20,7 @@ from .alerting import Alerting
 from .config.prometheus import SELF_JOB
 from .object_store import ObjectStore
 from .receive_cluster import ReceiveCluster
+from .settings import FleetSettings, ReceiveSettings
 from .sizing import ResourcesArgs, SchedulingArgs
 from .spec import Workload
 from .targets import Target, split_args
@@ -110,8 +111,8 @@ def scrape_jobs(components: list[Any]) -> list[dict[str, Any]]:
     return list(jobs.values())
 
 
-def validate_self_monitoring_args(name: str, args: Mapping[str, Any], receive: Mapping[str, Any], target_kind: str,
-                                  path: str = "selfMonitoring") -> dict[str, Any]:
+def validate_self_monitoring_args(name: str, args: Mapping[str, Any], receive: ReceiveSettings, target_kind: str,
+                                  path: str = "selfMonitoring") -> FleetSettings:
     """The fleet settings, validated as an AgentFleet's (errors under ``path``)."""
     return validate_fleet_args(name, fleet_args(args, path), receive, target_kind, path=path)
 

@@ -8,9 +8,11 @@ overrides only itself.
 
 # No postponed annotations: see object_store.py.
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, Optional, TypedDict
 
 from .quantity import quantity
+from .settings import thaw
 from .spec import Resources, Scheduling
 from .validation import check_cpu, check_int, check_keys, check_list, check_object_name, check_size
 
@@ -162,9 +164,11 @@ def validate_storage_class(field: str, value: object, target_kind: Optional[str]
     return "" if value == "" else check_object_name(field, value)
 
 
-def scheduling(checked: dict[str, Any], spread_zones: bool = False) -> Scheduling:
-    """The neutral :class:`Scheduling` of checked scheduling args."""
-    return Scheduling(**checked, spread_zones=spread_zones)
+def scheduling(checked: Mapping[str, Any], spread_zones: bool = False) -> Scheduling:
+    """The neutral :class:`Scheduling` of checked scheduling args (a frozen
+    settings mapping too: thawed, since the targets hand its raw Kubernetes
+    objects to serializers that know plain dicts and lists)."""
+    return Scheduling(**thaw(checked), spread_zones=spread_zones)
 
 
 def no_effect_on_docker(field: str) -> ValueError:

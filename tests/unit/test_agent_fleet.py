@@ -287,11 +287,11 @@ def test_limits_that_fit_the_batches_are_accepted():
     receive = validate_receive_args(
         {"limits": {"request": {"samples_limit": 2000, "series_limit": 0}, "tenants": {"other": {"samples_limit": 10}}}}
     )
-    assert validate_fleet_args("f", {}, receive, "docker")["queue_config"]["max_samples_per_send"] == 2000
+    assert validate_fleet_args("f", {}, receive, "docker").queue_config["max_samples_per_send"] == 2000
     # A fleet whose tenant has a tighter limit fits by sending smaller batches.
     receive = validate_receive_args({"limits": {"tenants": {"wayne": {"samples_limit": 500}}}})
     a = validate_fleet_args("f", {"tenant": "wayne", "queue_config": {"max_samples_per_send": 500}}, receive, "docker")
-    assert a["queue_config"]["max_samples_per_send"] == 500
+    assert a.queue_config["max_samples_per_send"] == 500
 
 
 @pytest.mark.parametrize("name", ["Bat", "bat_mobile", "-x", "x" * 41, ""])
@@ -321,7 +321,7 @@ def test_valid_values_accepted():
         None,
         "kubernetes",
     )
-    assert a_["queue_config"]["sample_age_limit"] == "0s"
+    assert a_.queue_config["sample_age_limit"] == "0s"
     # A remote-write URL known only at deploy time (another stack's output) is taken as is.
     def program(target):
         fleet = a.AgentFleet("f", {"remote_write_url": pulumi.Output.from_input("http://later:19291/api/v1/receive"), "target": target})

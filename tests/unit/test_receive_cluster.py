@@ -184,7 +184,7 @@ def test_no_limits_file_by_default(kind):
 
 
 def test_request_limits_for_a_tenant_fall_back_to_the_default():
-    limits = validate_receive_args({"limits": LIMITS})["limits"]
+    limits = validate_receive_args({"limits": LIMITS}).limits
     assert request_limits_for(limits, "noisy") == {"size_bytes_limit": 4096, "series_limit": 5000, "samples_limit": 0}
     assert request_limits_for(limits, "batmobile") == {"size_bytes_limit": 0, "series_limit": 5000, "samples_limit": 0}
     assert request_limits_for(None, "batmobile") == {"size_bytes_limit": 0, "series_limit": 0, "samples_limit": 0}
@@ -337,8 +337,8 @@ def test_write_quorum(rf, quorum):
 # -- args -------------------------------------------------------------------------------
 def test_defaults():
     a_ = validate_receive_args({})
-    assert (a_["replicas"], a_["replication_factor"], a_["hashring_algorithm"], a_["router_replicas"]) == (3, 3, "ketama", 0)
-    assert validate_receive_args({"replicas": 2})["replication_factor"] == 2  # capped at replicas
+    assert (a_.replicas, a_.replication_factor, a_.hashring_algorithm, a_.router_replicas) == (3, 3, "ketama", 0)
+    assert validate_receive_args({"replicas": 2}).replication_factor == 2  # capped at replicas
 
 
 @pytest.mark.parametrize(
@@ -402,7 +402,7 @@ def test_validation(args, field, allowed):
 
 
 def test_same_host_port_allowed_when_remote_write_not_published():
-    assert validate_receive_args({"query_port": 19291, "publish_remote_write": False})["query_port"] == 19291
+    assert validate_receive_args({"query_port": 19291, "publish_remote_write": False}).query_port == 19291
 
 
 @pytest.mark.parametrize("kind", ["docker", "kubernetes"])
@@ -414,14 +414,14 @@ def test_invalid_args_register_nothing_of_the_cluster(kind):
 
 def test_zero_bucket_retention_in_any_unit_means_forever():
     a_ = validate_receive_args({"bucket_retention_raw": "0s", "bucket_retention_5m": "0h", "bucket_retention_1h": "0m"})
-    assert (a_["bucket_retention_raw"], a_["bucket_retention_5m"], a_["bucket_retention_1h"]) == ("0s", "0h", "0m")
+    assert (a_.bucket_retention_raw, a_.bucket_retention_5m, a_.bucket_retention_1h) == ("0s", "0h", "0m")
 
 
 def test_valid_tenants_and_sizes_accepted():
     a_ = validate_receive_args(
         {"default_tenant": "anonymous", "storage_size": "500M", "limits": {"tenants": {"team-a": {"series_limit": 5}, "528d0490-8720-4478-aa29-819d90fc9a9f": {}}}}
     )
-    assert a_["storage_size"] == "500M" and set(a_["limits"]["tenants"]) == {"team-a", "528d0490-8720-4478-aa29-819d90fc9a9f"}
+    assert a_.storage_size == "500M" and set(a_.limits.tenants) == {"team-a", "528d0490-8720-4478-aa29-819d90fc9a9f"}
 
 
 @pytest.mark.parametrize(
@@ -494,3 +494,22 @@ def test_no_query_frontend_by_default_or_when_disabled():
         run = run_on("kubernetes", build(args))
         assert [r for r in R.k8s_objects(run) if "query-frontend" in r.name] == []
         assert run.outputs["query_url"] == run.outputs["query_direct_url"]
+
+
+def test_settings_are_typed_and_frozen():
+    """Validation returns the typed settings once: attributes, not keys, and
+    nothing downstream can change what was validated."""
+    import dataclasses
+
+    from agentstream.settings import ReceiveSettings
+
+    s = validate_receive_args({"limits": LIMITS, "query_frontend": {}, "scheduling": {"node_selector": {"zone": "a"}}})
+    assert isinstance(s, ReceiveSettings)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.replicas = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.scheduling["node_selector"]["zone"] = "b"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        s.limits.tenants["noisy"]["series_limit"] = 1  # type: ignore[index,union-attr]
+    assert s.agent_replica_labels == ("prometheus_replica",)
+    assert s.query_frontend is not None and s.query_frontend.cache.type == "in-memory"

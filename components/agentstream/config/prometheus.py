@@ -11,6 +11,8 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
+from ..settings import FleetSettings
+
 # Why these queue settings: Thanos Receive answers fast, so a few shards of
 # moderately sized batches keep latency low; the retry backoff is capped so an
 # edge catches up quickly after an outage (the WAL holds the backlog).
@@ -42,7 +44,7 @@ AGENT_WAL_DIR = "/prometheus"
 REMOTE_WRITE_MESSAGE = "prometheus.WriteRequest"
 
 
-def agent_args(settings: Mapping[str, Any]) -> list[str]:
+def agent_args(settings: FleetSettings) -> list[str]:
     """An agent's argv; ``settings`` are AgentFleet's validated args.
 
     The whole command line is ours: the image's default CMD carries
@@ -54,7 +56,7 @@ def agent_args(settings: Mapping[str, Any]) -> list[str]:
         "--agent",
         f"--config.file={AGENT_CONFIG_FILE}",
         f"--storage.agent.path={AGENT_WAL_DIR}",
-        f"--storage.agent.retention.max-time={settings['wal_retention']}",
+        f"--storage.agent.retention.max-time={settings.wal_retention}",
         f"--web.listen-address=0.0.0.0:{AGENT_PORT}",
     ]
 

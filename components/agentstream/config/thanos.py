@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
+from ..settings import QueryFrontendCacheSettings, ReceiveSettings
 from ..validation import is_zero_duration
 
 
@@ -141,7 +142,7 @@ COMPACT_DATA_DIR = "/var/thanos/compact"
 
 
 def receive_args(
-    settings: Mapping[str, Any],
+    settings: ReceiveSettings,
     *,
     instance: str,
     local_endpoint: str,
@@ -167,20 +168,20 @@ def receive_args(
         *_server_flags(),
         f"--remote-write.address=0.0.0.0:{REMOTE_WRITE_PORT}",
         f"--tsdb.path={RECEIVE_DATA_DIR}",
-        f"--tsdb.retention={settings['retention']}",
+        f"--tsdb.retention={settings.retention}",
         # Equal min and max: no local compaction, so receive cuts and
         # uploads blocks of exactly this length and the compactor alone
         # merges them.
-        f"--tsdb.min-block-duration={settings['block_duration']}",
-        f"--tsdb.max-block-duration={settings['block_duration']}",
+        f"--tsdb.min-block-duration={settings.block_duration}",
+        f"--tsdb.max-block-duration={settings.block_duration}",
         _replica_label_flag(settings, instance),
         f"--receive.local-endpoint={local_endpoint}",
         *_tenancy_flags(settings),
     ]
-    if not is_zero_duration(settings["out_of_order_window"]):
+    if not is_zero_duration(settings.out_of_order_window):
         # Late samples go to a separate out-of-order head; its blocks overlap
         # the in-order ones, which the compactor merges (compact_args).
-        args.append(f"--tsdb.out-of-order.time-window={settings['out_of_order_window']}")
+        args.append(f"--tsdb.out-of-order.time-window={settings.out_of_order_window}")
     if hashrings_file is not None:
         args += _ring_flags(settings, hashrings_file) + _limits_flags(limits_file)
     if objstore_file is not None:
@@ -189,7 +190,7 @@ def receive_args(
 
 
 def router_args(
-    settings: Mapping[str, Any],
+    settings: ReceiveSettings,
     *,
     instance: str,
     hashrings_file: str = HASHRINGS_FILE,
@@ -214,22 +215,28 @@ def router_args(
     ]
 
 
-def query_args(settings: Mapping[str, Any]) -> list[str]:
+def query_args(settings: ReceiveSettings) -> list[str]:
     """Query's argv: the global view, deduplicated.
 
     It finds its StoreAPI endpoints in a file (``--endpoint`` is deprecated,
     and ``--store`` gone), and deduplicates on receive's replica label and
     on every agent replica label, so RF copies and HA agent pairs show once.
     """
-    return [
+    args = [
         "query",
         *_server_flags(),
         f"--endpoint.sd-config-file={ENDPOINTS_FILE}",
-        *[f"--query.replica-label={label}" for label in (settings["replica_label"], *settings["agent_replica_labels"])],
+        *[f"--query.replica-label={label}" for label in (settings.replica_label, *settings.agent_replica_labels)],
     ]
+    if not is_zero_duration(settings.store_response_timeout):
+        # An endpoint silent this long (a receiver killed mid-query) is left
+        # out with a warning (partial response, on by default) instead of
+        # stalling the query: the other replicas hold its samples.
+        args.append(f"--store.response-timeout={settings.store_response_timeout}")
+    return args
 
 
-def store_args(settings: Mapping[str, Any]) -> list[str]:
+def store_args(settings: ReceiveSettings) -> list[str]:
     """The Store gateway's argv: it serves the bucket's blocks to Query.
 
     It re-lists the bucket every ``bucket_sync_interval``; a block uploaded
@@ -240,11 +247,11 @@ def store_args(settings: Mapping[str, Any]) -> list[str]:
         *_server_flags(),
         f"--data-dir={STORE_DATA_DIR}",
         f"--objstore.config-file={OBJSTORE_FILE}",
-        f"--sync-block-duration={settings['bucket_sync_interval']}",
+        f"--sync-block-duration={settings.bucket_sync_interval}",
     ]
 
 
-def compact_args(settings: Mapping[str, Any]) -> list[str]:
+def compact_args(settings: ReceiveSettings) -> list[str]:
     """The Compactor's argv (one per bucket: two would compact the same blocks).
 
     ``--wait`` keeps it running instead of compacting once and exiting. It
@@ -264,47 +271,48 @@ def compact_args(settings: Mapping[str, Any]) -> list[str]:
         "--wait",
         f"--data-dir={COMPACT_DATA_DIR}",
         f"--objstore.config-file={OBJSTORE_FILE}",
-        f"--deduplication.replica-label={settings['replica_label']}",
-        f"--retention.resolution-raw={settings['bucket_retention_raw']}",
-        f"--retention.resolution-5m={settings['bucket_retention_5m']}",
-        f"--retention.resolution-1h={settings['bucket_retention_1h']}",
-        f"--consistency-delay={settings['compact_consistency_delay']}",
+        f"--deduplication.replica-label={settings.replica_label}",
+        f"--retention.resolution-raw={settings.bucket_retention_raw}",
+        f"--retention.resolution-5m={settings.bucket_retention_5m}",
+        f"--retention.resolution-1h={settings.bucket_retention_1h}",
+        f"--consistency-delay={settings.compact_consistency_delay}",
     ]
-    if not is_zero_duration(settings["out_of_order_window"]):
+    if not is_zero_duration(settings.out_of_order_window):
         args.append("--compact.enable-vertical-compaction")
     return args
 
 
-def query_frontend_args(settings: Mapping[str, Any], *, downstream_url: str) -> list[str]:
+def query_frontend_args(settings: ReceiveSettings, *, downstream_url: str) -> list[str]:
     """The Query Frontend's argv: in front of Query, it splits a range query
     into ``split_interval`` pieces (run in parallel, cached one by one),
     retries a failed piece, and answers repeated ranges from its results
     cache. HTTP only: it speaks Query's HTTP API, not the StoreAPI."""
-    fe = settings["query_frontend"]
+    fe = settings.query_frontend
+    assert fe is not None, "query_frontend_args without a frontend"
     return [
         "query-frontend",
         "--log.level=info",
         f"--http-address=0.0.0.0:{HTTP_PORT}",
         f"--query-frontend.downstream-url={downstream_url}",
-        f"--query-range.split-interval={fe['split_interval']}",
-        f"--query-range.max-retries-per-request={fe['max_retries']}",
+        f"--query-range.split-interval={fe.split_interval}",
+        f"--query-range.max-retries-per-request={fe.max_retries}",
         f"--query-range.response-cache-config-file={FRONTEND_CACHE_FILE}",
         # Label and series requests are split and cached the same way.
-        f"--labels.split-interval={fe['split_interval']}",
-        f"--labels.max-retries-per-request={fe['max_retries']}",
+        f"--labels.split-interval={fe.split_interval}",
+        f"--labels.max-retries-per-request={fe.max_retries}",
         f"--labels.response-cache-config-file={FRONTEND_CACHE_FILE}",
     ]
 
 
-def render_frontend_cache(cache: Mapping[str, Any]) -> str:
+def render_frontend_cache(cache: QueryFrontendCacheSettings) -> str:
     """The frontend's results cache (``--query-range.response-cache-config``):
     in memory (per replica), or a shared memcached or Redis the user runs."""
-    if cache["type"] == "memcached":
-        doc: dict[str, Any] = {"type": "MEMCACHED", "config": {"addresses": list(cache["addresses"])}}
-    elif cache["type"] == "redis":
-        doc = {"type": "REDIS", "config": {"addr": cache["address"]}}
+    if cache.type == "memcached":
+        doc: dict[str, Any] = {"type": "MEMCACHED", "config": {"addresses": list(cache.addresses or ())}}
+    elif cache.type == "redis":
+        doc = {"type": "REDIS", "config": {"addr": cache.address}}
     else:
-        doc = {"type": "IN-MEMORY", "config": {"max_size": cache["max_size"]}}
+        doc = {"type": "IN-MEMORY", "config": {"max_size": cache.max_size}}
     return yaml.safe_dump(doc, sort_keys=False)
 
 
@@ -313,25 +321,25 @@ def _server_flags() -> list[str]:
     return ["--log.level=info", f"--http-address=0.0.0.0:{HTTP_PORT}", f"--grpc-address=0.0.0.0:{GRPC_PORT}"]
 
 
-def _replica_label_flag(settings: Mapping[str, Any], instance: str) -> str:
+def _replica_label_flag(settings: ReceiveSettings, instance: str) -> str:
     # Quoted: Thanos parses --label as key="value".
-    return f'--label={settings["replica_label"]}="{instance}"'
+    return f'--label={settings.replica_label}="{instance}"'
 
 
-def _tenancy_flags(settings: Mapping[str, Any]) -> list[str]:
+def _tenancy_flags(settings: ReceiveSettings) -> list[str]:
     return [
-        f"--receive.tenant-header={settings['tenant_header']}",
-        f"--receive.default-tenant-id={settings['default_tenant']}",
-        f"--receive.tenant-label-name={settings['tenant_label']}",
+        f"--receive.tenant-header={settings.tenant_header}",
+        f"--receive.default-tenant-id={settings.default_tenant}",
+        f"--receive.tenant-label-name={settings.tenant_label}",
     ]
 
 
-def _ring_flags(settings: Mapping[str, Any], hashrings_file: str) -> list[str]:
+def _ring_flags(settings: ReceiveSettings, hashrings_file: str) -> list[str]:
     return [
         f"--receive.hashrings-file={hashrings_file}",
         f"--receive.hashrings-file-refresh-interval={HASHRINGS_REFRESH_SECONDS}s",
-        f"--receive.hashrings-algorithm={settings['hashring_algorithm']}",
-        f"--receive.replication-factor={settings['replication_factor']}",
+        f"--receive.hashrings-algorithm={settings.hashring_algorithm}",
+        f"--receive.replication-factor={settings.replication_factor}",
     ]
 
 

@@ -5,6 +5,8 @@ a key it accepts."""
 from __future__ import annotations
 
 import re
+from dataclasses import fields
+from collections.abc import Mapping
 from typing import Optional
 import sys
 from pathlib import Path
@@ -144,10 +146,12 @@ def _validated_defaults() -> dict[str, object]:
         "alerting": alerting,
         "alerting.alertmanager": alerting["alertmanager"],
     }
-    sections["receive.queryFrontend.cache"] = sections["receive.queryFrontend"]["cache"]
+    sections["receive.queryFrontend.cache"] = sections["receive.queryFrontend"].cache
     out: dict[str, object] = {}
     for section, values in sections.items():
-        for key, value in values.items():
+        # Typed settings (a frozen dataclass) or, where not converted yet, a dict.
+        items = values.items() if isinstance(values, dict) else ((f.name, getattr(values, f.name)) for f in fields(values))
+        for key, value in items:
             out[f"{section}.{camel(key)}"] = value
     return out
 
@@ -158,7 +162,7 @@ def _render(value: object) -> Optional[str]:
         return "true" if value else "false"
     if isinstance(value, (int, str)):
         return str(value)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return "[" + ", ".join(value) + "]"
     if value == {}:
         return "{}"
@@ -202,7 +206,7 @@ def default_mismatches(rows: dict[str, str]) -> list[str]:
             continue  # not a stack key (image, tenant header from receive, ...) or checked below
         if isinstance(value, Resources):
             words = _resources_words(value)
-        elif isinstance(value, dict) and value and all(isinstance(v, Resources) for v in value.values()):
+        elif isinstance(value, Mapping) and value and all(isinstance(v, Resources) for v in value.values()):
             words = [w for r in value.values() for w in _resources_words(r)]
         elif key.endswith(".scheduling"):
             words = ["none"] if value == {} else [f"`{value}`"]
@@ -229,11 +233,11 @@ def test_derived_defaults_are_described_and_done():
     for key, words in DERIVED.items():
         if words is not None:
             assert words in _default_cell(text_rows, key), (key, words)
-    assert [validate_receive_args({"replicas": n}, "docker")["replication_factor"] for n in (1, 2, 3, 5)] == [1, 2, 3, 3]
+    assert [validate_receive_args({"replicas": n}, "docker").replication_factor for n in (1, 2, 3, 5)] == [1, 2, 3, 3]
     url = {"remote_write_url": "http://r:19291/api/v1/receive"}
     fleet = validate_fleet_args("batmobile", dict(url), None, "docker")
-    assert (fleet["cluster"], fleet["tenant"], fleet["kubernetes_sd"]) == ("batmobile", "batmobile", False)
-    assert validate_fleet_args("batmobile", dict(url), None, "kubernetes")["kubernetes_sd"] is True
+    assert (fleet.cluster, fleet.tenant, fleet.kubernetes_sd) == ("batmobile", "batmobile", False)
+    assert validate_fleet_args("batmobile", dict(url), None, "kubernetes").kubernetes_sd is True
     defaults = _validated_defaults()
     assert defaults["selfMonitoring.resources"] == defaults["fleets[].resources"]
 
