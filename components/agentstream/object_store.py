@@ -26,6 +26,7 @@ from typing_extensions import Required
 
 from . import versions
 from .config import render_filesystem_objstore, render_s3_objstore, render_seaweedfs_identities
+from .settings import ObjectStoreSettings, frozen_map
 from .sizing import ResourcesArgs, SchedulingArgs, camel, scheduling, validate_resources, validate_scheduling, validate_storage_class
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target, split_args
@@ -78,7 +79,7 @@ class ObjectStoreArgs(TypedDict, total=False):
     """Where it runs: a ``DockerTarget`` or ``KubernetesTarget`` (required)."""
 
 
-def validate_object_store_args(args: Mapping[str, Any], target_kind: str) -> dict[str, Any]:
+def validate_object_store_args(args: Mapping[str, Any], target_kind: str) -> ObjectStoreSettings:
     """The settings (args without ``target``) merged with defaults, or raise ``ValueError``."""
     a = check_args("ObjectStoreArgs", args, ObjectStoreArgs.__annotations__)
     engine = a.setdefault("engine", DEFAULT_ENGINE)
@@ -116,7 +117,9 @@ def validate_object_store_args(args: Mapping[str, Any], target_kind: str) -> dic
                     f"objectStore.{camel(key)}: has no effect with engine {engine!r} (no server runs); "
                     "allowed: remove it, or use engine seaweedfs or minio"
                 )
-    return a
+    if "scheduling" in a:
+        a["scheduling"] = frozen_map(a["scheduling"])
+    return ObjectStoreSettings(**a)
 
 
 def _check_external_config(text: object) -> None:
@@ -154,21 +157,21 @@ class ObjectStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ObjectStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         a, target = split_args(ObjectStoreArgs, args)
-        a = validate_object_store_args(a, target.kind)
+        s = validate_object_store_args(a, target.kind)
         super().__init__("agentstream:index:ObjectStore", name, None, opts)
-        self.engine: str = a["engine"]
+        self.engine: str = s.engine
         self.target = target
         # Volumes every Thanos workload using this store must mount.
         self.volumes: list[Volume] = []
         self.workloads: list[Workload] = []
         self.resources: list[pulumi.Resource] = []
         child = pulumi.ResourceOptions(parent=self)
-        bucket: str = a["bucket"]
+        bucket: str = s.bucket
 
         if self.engine == "external":
-            self.objstore_config = pulumi.Output.secret(a["external_config"])
+            self.objstore_config = pulumi.Output.secret(s.external_config)
             self.endpoint = pulumi.Output.from_input("external")
-            self.bucket = pulumi.Output.secret(a["external_config"]).apply(_external_bucket)
+            self.bucket = pulumi.Output.secret(s.external_config).apply(_external_bucket)
         elif self.engine == "filesystem":
             self.volumes.append(Volume(name="bucket", mount_path=FILESYSTEM_DIR, shared_name=f"{name}-bucket"))
             self.objstore_config = pulumi.Output.secret(render_filesystem_objstore(FILESYSTEM_DIR))
@@ -184,10 +187,10 @@ class ObjectStore(pulumi.ComponentResource):
             workload_name = f"{name}-{self.engine}"
             if self.engine == "seaweedfs":
                 port = SEAWEEDFS_S3_PORT
-                workload = self._seaweedfs(workload_name, a, bucket, access_key.result, secret_key.result)
+                workload = self._seaweedfs(workload_name, s, bucket, access_key.result, secret_key.result)
             else:
                 port = MINIO_S3_PORT
-                workload = self._minio(workload_name, a, bucket, access_key.result, secret_key.result)
+                workload = self._minio(workload_name, s, bucket, access_key.result, secret_key.result)
             endpoint = f"{target.service_host(workload_name)}:{port}"
             self.workloads.append(workload)
             self.resources += target.deploy(workload, parent=self).resources
@@ -206,8 +209,10 @@ class ObjectStore(pulumi.ComponentResource):
         )
 
     def _seaweedfs(
-        self, wname: str, a: dict[str, Any], bucket: str, access: pulumi.Output[str], secret: pulumi.Output[str]
+        self, wname: str, s: ObjectStoreSettings, bucket: str, access: pulumi.Output[str], secret: pulumi.Output[str]
     ) -> Workload:
+        # Validation sets the server's keys for the self-hosted engines.
+        assert s.image is not None and s.resources is not None
         identities: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(access, secret).apply(
                 lambda k: render_seaweedfs_identities(access_key=k[0], secret_key=k[1])
@@ -216,7 +221,7 @@ class ObjectStore(pulumi.ComponentResource):
         return Workload(
             name=wname,
             component="seaweedfs",
-            image=a["image"],
+            image=s.image,
             command=["/usr/bin/weed"],
             args=[
                 "-logtostderr=true",
@@ -240,22 +245,24 @@ class ObjectStore(pulumi.ComponentResource):
             ports=[Port("s3", SEAWEEDFS_S3_PORT), Port("metrics", SEAWEEDFS_METRICS_PORT)],
             health=HealthCheck(port=SEAWEEDFS_S3_PORT, ready_path="/healthz", live_path="/healthz", start_period=20),
             config_files=[ConfigFile("/etc/seaweedfs/s3.json", identities, secret=True)],
-            volumes=[Volume("data", "/data", size=a["storage_size"])],
+            volumes=[Volume("data", "/data", size=s.storage_size)],
             user="1000",
-            resources=a["resources"],
-            scheduling=scheduling(a["scheduling"]),
-            storage_class=a["storage_class"],
+            resources=s.resources,
+            scheduling=scheduling(s.scheduling),
+            storage_class=s.storage_class,
         )
 
     def _minio(
-        self, wname: str, a: dict[str, Any], bucket: str, access: pulumi.Output[str], secret: pulumi.Output[str]
+        self, wname: str, s: ObjectStoreSettings, bucket: str, access: pulumi.Output[str], secret: pulumi.Output[str]
     ) -> Workload:
+        # Validation sets the server's keys for the self-hosted engines.
+        assert s.image is not None and s.resources is not None
         # MinIO reads root credentials from *_FILE env vars pointing at files,
         # so the keys never sit in plain env or argv.
         return Workload(
             name=wname,
             component="minio",
-            image=a["image"],
+            image=s.image,
             # The upstream image ships `mc`: once the server answers, create
             # the bucket, then hand the shell over to the server. mc gets the
             # keys through MC_HOST_local, built inside the container from the
@@ -281,11 +288,11 @@ class ObjectStore(pulumi.ComponentResource):
                 ConfigFile("/run/secrets/minio/access_key", pulumi.Output.secret(access), secret=True),
                 ConfigFile("/run/secrets/minio/secret_key", pulumi.Output.secret(secret), secret=True),
             ],
-            volumes=[Volume("data", "/data", size=a["storage_size"])],
+            volumes=[Volume("data", "/data", size=s.storage_size)],
             user="1000",
-            resources=a["resources"],
-            scheduling=scheduling(a["scheduling"]),
-            storage_class=a["storage_class"],
+            resources=s.resources,
+            scheduling=scheduling(s.scheduling),
+            storage_class=s.storage_class,
         )
 
 

@@ -117,11 +117,12 @@ DEFAULT_OUT_OF_ORDER_WINDOW = "0s"
 # Thanos' default: the compactor leaves blocks younger than this alone, so a
 # block still being uploaded is never compacted half-written.
 DEFAULT_COMPACT_CONSISTENCY_DELAY = "30m"
-# Thanos' default is 0 (no limit): a receiver that dies mid-query (SIGKILL,
-# a node lost: no TCP reset) then stalls every query until gRPC keepalive
-# gives up on it (~15s) or the query times out (2m). With a limit, Query
-# answers from the other replicas and says which endpoint it left out.
-DEFAULT_STORE_RESPONSE_TIMEOUT = "10s"
+# Off, as in Thanos: a receiver that dies mid-query (SIGKILL, a node lost:
+# no TCP reset) then stalls the queries in flight until gRPC keepalive gives
+# up on it (~15s). A limit ends that sooner, but a store merely slow (a busy
+# receiver, a Store gateway on slow object storage) is then left out too, and
+# its samples with it (partial response, a warning): a trade-off the user makes.
+DEFAULT_STORE_RESPONSE_TIMEOUT = "0s"
 # Bucket retention per resolution, applied by the compactor; 0d keeps data
 # forever (the bucket is the long-term store). Thanos refuses a raw
 # retention under 40h or a 5m retention under 10d while downsampling, since
@@ -254,7 +255,7 @@ class ReceiveClusterArgs(TypedDict, total=False):
     """Minimum age of a block before the compactor touches it (default ``30m``; shorter only for tests)."""
     store_response_timeout: str
     """How long Query waits for a StoreAPI endpoint's next message before answering without it, with a
-    warning (default ``10s``; ``0s``: no limit, Thanos' default)."""
+    warning (default ``0s``: no limit, as in Thanos)."""
     bucket_retention_raw: str
     """How long the compactor keeps raw samples in the bucket (default ``0d``: forever; else >= 40h)."""
     bucket_retention_5m: str

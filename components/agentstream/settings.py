@@ -18,7 +18,7 @@ Thanos' limits file) are read-only mappings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
@@ -153,3 +153,21 @@ class FleetSettings:
     scheduling: Mapping[str, Any]
     storage_class: Optional[str]
     image: str
+
+
+@dataclass(frozen=True)
+class ObjectStoreSettings:
+    """An ObjectStore's validated settings. The server's keys (``image``,
+    ``resources``, ``scheduling``, ``storage_class``) are set only for the
+    self-hosted engines (``seaweedfs``, ``minio``); ``external_config`` only
+    for ``external``."""
+
+    engine: str
+    bucket: str
+    storage_size: str
+    external_config: Any = None
+    """A Thanos objstore YAML, or an Output of one (a config secret) checked when it resolves."""
+    image: Optional[str] = None
+    resources: Optional[Resources] = None
+    scheduling: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    storage_class: Optional[str] = None

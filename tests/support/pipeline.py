@@ -38,9 +38,9 @@ class Query:
     def __init__(self, url: str):
         self.url = url.rstrip("/")
 
-    def query(self, promql: str, dedup: bool = True, **params) -> list[dict]:
+    def query(self, promql: str, dedup: bool = True, timeout: float = 20, **params) -> list[dict]:
         r = requests.get(
-            f"{self.url}/api/v1/query", params={"query": promql, "dedup": str(dedup).lower(), **params}, timeout=20
+            f"{self.url}/api/v1/query", params={"query": promql, "dedup": str(dedup).lower(), **params}, timeout=timeout
         )
         r.raise_for_status()
         body = r.json()

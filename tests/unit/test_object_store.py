@@ -179,7 +179,7 @@ def test_external_config_validated(cfg, needle):
 # -- args ------------------------------------------------------------------------------
 def test_defaults():
     a_ = validate_object_store_args({}, "kubernetes")
-    assert (a_["engine"], a_["bucket"], a_["storage_size"]) == ("seaweedfs", "thanos", "20Gi")
+    assert (a_.engine, a_.bucket, a_.storage_size) == ("seaweedfs", "thanos", "20Gi")
 
 
 @pytest.mark.parametrize("bucket", ["ab", "UPPER", "under_score", "-lead", "x" * 64, 7])

@@ -8,9 +8,11 @@ from dataclasses import fields
 import pytest
 
 from agentstream.agent_fleet import AgentFleetArgs, RemoteWriteAuth, ScrapeJob, validate_fleet_args
+from agentstream.object_store import ObjectStoreArgs
 from agentstream.receive_cluster import QueryFrontendArgs, QueryFrontendCache, ReceiveClusterArgs, ReceiveLimits
 from agentstream.settings import (
     FleetSettings,
+    ObjectStoreSettings,
     RemoteWriteAuthSettings,
     ScrapeJobSettings,
     QueryFrontendCacheSettings,
@@ -36,6 +38,7 @@ NOT_SETTINGS = {"target", "object_store", "receive", "enabled"}
         (FleetSettings, AgentFleetArgs),
         (ScrapeJobSettings, ScrapeJob),
         (RemoteWriteAuthSettings, RemoteWriteAuth),
+        (ObjectStoreSettings, ObjectStoreArgs),
     ],
 )
 def test_every_arg_has_its_attribute_and_nothing_else(settings, args):

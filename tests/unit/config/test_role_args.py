@@ -139,7 +139,6 @@ def test_query_dedups_on_every_replica_label_in_order():
         "--endpoint.sd-config-file=/etc/thanos/endpoints.yaml",
         "--query.replica-label=receive_replica",
         "--query.replica-label=prometheus_replica",
-        "--store.response-timeout=10s",
     ]
     s = receive_settings(replica_label="rr", agent_replica_labels=["a_rep", "b_rep"])
     assert R.flags(query_args(s), "query.replica-label") == ["rr", "a_rep", "b_rep"]
@@ -147,7 +146,7 @@ def test_query_dedups_on_every_replica_label_in_order():
 
 @pytest.mark.parametrize("timeout,flags", [("10s", ["10s"]), ("30s", ["30s"]), ("0s", [])])
 def test_query_leaves_a_silent_store_out_after_the_response_timeout(timeout, flags):
-    """0s is Thanos' own "no limit": no flag then."""
+    """0s (the default) is Thanos' own "no limit": no flag then."""
     assert R.flags(query_args(receive_settings(store_response_timeout=timeout)), "store.response-timeout") == flags
 
 
