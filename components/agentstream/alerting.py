@@ -36,7 +36,7 @@ from .config.alerting import (
 )
 from .config.thanos import HTTP_PORT as QUERY_HTTP_PORT
 from .config.thanos import OBJSTORE_FILE
-from .settings import ReceiveSettings
+from .settings import AlertingSettings, AlertmanagerSettings, ReceiveSettings, frozen_map
 from .object_store import ObjectStore
 from .receive_cluster import THANOS_UID, ReceiveCluster
 from .sizing import ResourcesArgs, SchedulingArgs, scheduling, validate_resources, validate_scheduling, validate_storage_class
@@ -129,7 +129,7 @@ class AlertingArgs(TypedDict, total=False):
     """Upload the Ruler's blocks (``ALERTS``, recorded series) to this bucket (default: keep them local)."""
 
 
-def validate_alerting_args(args: Mapping[str, Any], target_kind: str, path: str = "alerting") -> dict[str, Any]:
+def validate_alerting_args(args: Mapping[str, Any], target_kind: str, path: str = "alerting") -> AlertingSettings:
     """Merge defaults and validate (args without ``target``, ``receive``, ``object_store``).
     Errors name keys under ``path`` (the stack's ``alerting`` section by default)."""
     p = path
@@ -155,17 +155,22 @@ def validate_alerting_args(args: Mapping[str, Any], target_kind: str, path: str 
     else:
         a["alertmanager"] = _validate_alertmanager(f"{p}.alertmanager", a.get("alertmanager") or {}, target_kind)
     check_port(f"{p}.port", a.setdefault("port", DEFAULT_RULER_PORT))
-    if a["alertmanager"] is not None and a["alertmanager"]["port"] == a["port"]:
+    if a["alertmanager"] is not None and a["alertmanager"].port == a["port"]:
         raise ValueError(f"{p}.alertmanager.port: {a['port']} is also {p}.port; allowed: two different host ports")
     check_size(f"{p}.storageSize", a.setdefault("storage_size", DEFAULT_STORAGE_SIZE))
     a["storage_class"] = validate_storage_class(f"{p}.storageClass", a.get("storage_class"), target_kind)
     a["resources"] = validate_resources(f"{p}.resources", a.get("resources"), DEFAULT_RESOURCES)
     a["scheduling"] = validate_scheduling(f"{p}.scheduling", a.get("scheduling"), target_kind)
     check_image(f"{p}.image", a.setdefault("image", versions.THANOS_IMAGE))
-    return a
+    return AlertingSettings(**{
+        **a,
+        "rule_files": frozen_map(a["rule_files"]),
+        "alertmanager_urls": tuple(urls) if urls is not None else None,
+        "scheduling": frozen_map(a["scheduling"]),
+    })
 
 
-def _validate_alertmanager(p: str, am: object, target_kind: str) -> dict[str, Any]:
+def _validate_alertmanager(p: str, am: object, target_kind: str) -> AlertmanagerSettings:
     a = dict(check_keys(p, am, AlertmanagerArgs.__annotations__))
     check_int(f"{p}.replicas", a.setdefault("replicas", 1), 1, 5)
     def check_config(config: object) -> None:
@@ -182,7 +187,7 @@ def _validate_alertmanager(p: str, am: object, target_kind: str) -> dict[str, An
     check_size(f"{p}.storageSize", a.setdefault("storage_size", DEFAULT_ALERTMANAGER_STORAGE))
     a["resources"] = validate_resources(f"{p}.resources", a.get("resources"), DEFAULT_ALERTMANAGER_RESOURCES)
     check_image(f"{p}.image", a.setdefault("image", versions.ALERTMANAGER_IMAGE))
-    return a
+    return AlertmanagerSettings(**a)
 
 
 def _validate_rule_files(p: str, files: object, with_default: bool) -> dict[str, str]:
@@ -224,16 +229,16 @@ def _validate_rule_files(p: str, files: object, with_default: bool) -> dict[str,
     return out
 
 
-def _check_host_ports(a: Mapping[str, Any], receive: ReceiveSettings) -> None:
+def _check_host_ports(a: AlertingSettings, receive: ReceiveSettings) -> None:
     """The Ruler's and Alertmanager's host ports against receive's (one Docker host)."""
     taken = {receive.query_port: "receive.queryPort"}
     if receive.publish_remote_write:
         taken[receive.remote_write_port] = "receive.remoteWritePort"
     if receive.query_frontend is not None:
         taken[receive.query_frontend.port] = "receive.queryFrontend.port"
-    ours = {"alerting.port": a["port"]}
-    if a["alertmanager"] is not None:
-        ours["alerting.alertmanager.port"] = a["alertmanager"]["port"]
+    ours = {"alerting.port": a.port}
+    if a.alertmanager is not None:
+        ours["alerting.alertmanager.port"] = a.alertmanager.port
     for key, port in ours.items():
         if port in taken:
             raise ValueError(f"{key}: {port} is also {taken[port]}; allowed: a host port no other component uses")
@@ -257,38 +262,38 @@ class Alerting(pulumi.ComponentResource):
         a, target = split_args(AlertingArgs, args)
         receive = pop_dependency("AlertingArgs", a, "receive", ReceiveCluster, "the ReceiveCluster to evaluate against")
         store = pop_dependency("AlertingArgs", a, "object_store", ObjectStore, "an ObjectStore, or none", required=False)
-        a = validate_alerting_args(a, target.kind)
-        _check_host_ports(a, receive.settings)
+        s = validate_alerting_args(a, target.kind)
+        _check_host_ports(s, receive.settings)
         super().__init__("agentstream:index:Alerting", name, None, opts)
         self.target = target
         self.workloads: list[Workload] = []
         self.alertmanager_url = None
 
-        am_urls: list[str] = list(a["alertmanager_urls"] or [])
+        am_urls: list[str] = list(s.alertmanager_urls or [])
         am_deployed = None
-        am = a["alertmanager"]
+        am = s.alertmanager
         if am is not None:
             am_name = f"{name}-alertmanager"
-            hosts = [target.instance_host(am_name, i) for i in instance_names(am_name, am["replicas"])]
+            hosts = [target.instance_host(am_name, i) for i in instance_names(am_name, am.replicas)]
             # Each instance is given every instance as a peer, itself
             # included (memberlist skips its own address), so one argv fits all.
-            peers = [f"{h}:{ALERTMANAGER_CLUSTER_PORT}" for h in hosts] if am["replicas"] > 1 else []
+            peers = [f"{h}:{ALERTMANAGER_CLUSTER_PORT}" for h in hosts] if am.replicas > 1 else []
             # render_alertmanager_config(None) is the default config.
-            config = pulumi.Output.from_input(am.get("config")).apply(render_alertmanager_config)
+            config = pulumi.Output.from_input(am.config).apply(render_alertmanager_config)
             self.alertmanager = Workload(
                 name=am_name,
                 component="alertmanager",
-                image=am["image"],
+                image=am.image,
                 args=alertmanager_args(peers=peers),
-                replicas=am["replicas"],
-                ports=[Port("http", ALERTMANAGER_PORT, publish=True, host_port=am["port"]), *([Port("cluster", ALERTMANAGER_CLUSTER_PORT)] if peers else [])],
+                replicas=am.replicas,
+                ports=[Port("http", ALERTMANAGER_PORT, publish=True, host_port=am.port), *([Port("cluster", ALERTMANAGER_CLUSTER_PORT)] if peers else [])],
                 health=HealthCheck(port=ALERTMANAGER_PORT),
                 config_files=[ConfigFile(ALERTMANAGER_CONFIG_FILE, pulumi.Output.secret(config), secret=True)],
-                volumes=[Volume("data", ALERTMANAGER_DATA_DIR, size=am["storage_size"])],
+                volumes=[Volume("data", ALERTMANAGER_DATA_DIR, size=am.storage_size)],
                 user=ALERTMANAGER_UID,
-                resources=am["resources"],
-                scheduling=scheduling(a["scheduling"]),
-                storage_class=a["storage_class"],
+                resources=am.resources,
+                scheduling=scheduling(s.scheduling),
+                storage_class=s.storage_class,
                 stop_grace_seconds=30,
             )
             self.workloads.append(self.alertmanager)
@@ -297,8 +302,8 @@ class Alerting(pulumi.ComponentResource):
             am_urls = [f"http://{h}:{ALERTMANAGER_PORT}" for h in hosts]
             self.alertmanager_url = pulumi.Output.from_input(am_deployed.urls["http"])
 
-        files = {DEFAULT_RULE_FILE: default_rules()} if a["default_rules"] else {}
-        files.update(a["rule_files"])
+        files = {DEFAULT_RULE_FILE: default_rules()} if s.default_rules else {}
+        files.update(s.rule_files)
         self.rule_files = sorted(files)
         store_files: list[ConfigFile] = []
         store_volumes: list[Volume] = []
@@ -309,20 +314,20 @@ class Alerting(pulumi.ComponentResource):
         self.ruler = Workload(
             name=f"{name}-rule",
             component="rule",
-            image=a["image"],
+            image=s.image,
             args=ruler_args(
-                a, name=name, instance=INSTANCE_ARG, query_addresses=[query], alertmanager_urls=am_urls,
+                s, name=name, instance=INSTANCE_ARG, query_addresses=[query], alertmanager_urls=am_urls,
                 objstore_file=OBJSTORE_FILE if store is not None else None,
             ),
-            replicas=a["replicas"],
-            ports=[Port("grpc", RULER_GRPC_PORT), Port("http", RULER_HTTP_PORT, publish=True, host_port=a["port"])],
+            replicas=s.replicas,
+            ports=[Port("grpc", RULER_GRPC_PORT), Port("http", RULER_HTTP_PORT, publish=True, host_port=s.port)],
             health=HealthCheck(port=RULER_HTTP_PORT),
             config_files=[*(ConfigFile(f"{RULE_DIR}/{f}", text) for f, text in sorted(files.items())), *store_files],
-            volumes=[Volume("data", RULER_DATA_DIR, size=a["storage_size"]), *store_volumes],
+            volumes=[Volume("data", RULER_DATA_DIR, size=s.storage_size), *store_volumes],
             user=THANOS_UID,
-            resources=a["resources"],
-            scheduling=scheduling(a["scheduling"]),
-            storage_class=a["storage_class"],
+            resources=s.resources,
+            scheduling=scheduling(s.scheduling),
+            storage_class=s.storage_class,
         )
         self.workloads.append(self.ruler)
         # After the Alertmanager, so the first alerts have somewhere to go.

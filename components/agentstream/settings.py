@@ -171,3 +171,64 @@ class ObjectStoreSettings:
     resources: Optional[Resources] = None
     scheduling: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     storage_class: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    replicas: int
+    port: int
+    storage_size: str
+    resources: Resources
+    image: str
+    config: Any = None
+    """Alertmanager's own config (a mapping, or an Output of one checked when it resolves); None: the default."""
+
+
+@dataclass(frozen=True)
+class AlertingSettings:
+    """An Alerting's validated settings (``AlertingArgs`` without its dependencies)."""
+
+    eval_interval: str
+    retention: str
+    replicas: int
+    default_rules: bool
+    rule_files: Mapping[str, str]
+    """File name to YAML text."""
+    alertmanager_urls: Optional[tuple[str, ...]]
+    alertmanager: Optional[AlertmanagerSettings]
+    """None with ``alertmanager_urls`` (the user's Alertmanagers; none is deployed)."""
+    port: int
+    storage_size: str
+    storage_class: Optional[str]
+    resources: Resources
+    scheduling: Mapping[str, Any]
+    image: str
+
+
+@dataclass(frozen=True)
+class DockerTargetSettings:
+    network: str
+    publish_address: str
+    restart: str
+    wait: bool
+    create_network: bool
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    host: str
+    await_address: bool
+    address_timeout: str
+    annotations: Mapping[str, str]
+    class_name: Optional[str] = None
+    tls_secret_name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class KubernetesTargetSettings:
+    namespace: str
+    create_namespace: bool
+    cluster_domain: str
+    storage_class: Optional[str]
+    """None: the cluster's default class; "": no class (pre-provisioned volumes only)."""
+    ingress: Optional[IngressSettings]

@@ -107,7 +107,7 @@ def test_alertmanager_replicas_gossip_and_each_gets_the_alerts():
 
 
 def test_pure_renderers():
-    s = {"eval_interval": "15s", "retention": "48h"}
+    s = validate_alerting_args({"eval_interval": "15s", "retention": "48h"}, "docker")
     argv = ruler_args(s, name="r", instance="$(INSTANCE)", query_addresses=["q:10902"], alertmanager_urls=[], objstore_file=None)
     assert "--eval-interval=15s" in argv and '--label=rule_replica="$(INSTANCE)"' in argv
     assert "--alert.label-drop=rule_replica" in argv

@@ -8,9 +8,17 @@ from dataclasses import fields
 import pytest
 
 from agentstream.agent_fleet import AgentFleetArgs, RemoteWriteAuth, ScrapeJob, validate_fleet_args
+from agentstream.alerting import AlertingArgs, AlertmanagerArgs
 from agentstream.object_store import ObjectStoreArgs
+from agentstream.targets.docker import DockerTargetArgs
+from agentstream.targets.kubernetes import IngressArgs, KubernetesTargetArgs
 from agentstream.receive_cluster import QueryFrontendArgs, QueryFrontendCache, ReceiveClusterArgs, ReceiveLimits
 from agentstream.settings import (
+    DockerTargetSettings,
+    IngressSettings,
+    KubernetesTargetSettings,
+    AlertingSettings,
+    AlertmanagerSettings,
     FleetSettings,
     ObjectStoreSettings,
     RemoteWriteAuthSettings,
@@ -39,6 +47,11 @@ NOT_SETTINGS = {"target", "object_store", "receive", "enabled"}
         (ScrapeJobSettings, ScrapeJob),
         (RemoteWriteAuthSettings, RemoteWriteAuth),
         (ObjectStoreSettings, ObjectStoreArgs),
+        (AlertingSettings, AlertingArgs),
+        (AlertmanagerSettings, AlertmanagerArgs),
+        (DockerTargetSettings, DockerTargetArgs),
+        (KubernetesTargetSettings, KubernetesTargetArgs),
+        (IngressSettings, IngressArgs),
     ],
 )
 def test_every_arg_has_its_attribute_and_nothing_else(settings, args):

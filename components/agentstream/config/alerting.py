@@ -11,6 +11,8 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
+from ..settings import AlertingSettings
+
 RULER_GRPC_PORT = 10901
 RULER_HTTP_PORT = 10902
 RULE_DIR = "/etc/thanos/rules"
@@ -47,7 +49,7 @@ def default_rules() -> str:
 
 
 def ruler_args(
-    settings: Mapping[str, Any],
+    settings: AlertingSettings,
     *,
     name: str,
     instance: str,
@@ -66,8 +68,8 @@ def ruler_args(
         "rule",
         f"--data-dir={RULER_DATA_DIR}",
         f"--rule-file={RULE_DIR}/*.yaml",
-        f"--eval-interval={settings['eval_interval']}",
-        f"--tsdb.retention={settings['retention']}",
+        f"--eval-interval={settings.eval_interval}",
+        f"--tsdb.retention={settings.retention}",
         f"--grpc-address=0.0.0.0:{RULER_GRPC_PORT}",
         f"--http-address=0.0.0.0:{RULER_HTTP_PORT}",
         f'--label=ruler_cluster="{name}"',

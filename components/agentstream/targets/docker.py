@@ -18,6 +18,7 @@ import pulumi
 import pulumi_docker as docker
 
 from ..quantity import quantity_mib, quantity_millicores
+from ..settings import DockerTargetSettings
 from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Resources, Workload, live_directory
 from ..validation import check_args, check_bool, check_choice, check_name, is_ip
 from . import Deployed, Target
@@ -43,7 +44,7 @@ class DockerTargetArgs(TypedDict, total=False):
     Docker analogue of another namespace in the same cluster)."""
 
 
-def validate_docker_args(args: Optional[DockerTargetArgs]) -> dict[str, Any]:
+def validate_docker_args(args: Optional[DockerTargetArgs]) -> DockerTargetSettings:
     """The target's settings with defaults, or raise before anything exists."""
     a = check_args("DockerTargetArgs", args, DockerTargetArgs.__annotations__)
     check_name("docker.network", a.setdefault("network", DEFAULT_NETWORK))
@@ -57,7 +58,7 @@ def validate_docker_args(args: Optional[DockerTargetArgs]) -> dict[str, Any]:
     check_choice("docker.restart", a.setdefault("restart", DEFAULT_RESTART), RESTART_POLICIES)
     check_bool("docker.wait", a.setdefault("wait", True))
     check_bool("docker.createNetwork", a.setdefault("create_network", True))
-    return a
+    return DockerTargetSettings(**a)
 
 
 class DockerTarget(Target):
@@ -65,11 +66,12 @@ class DockerTarget(Target):
 
     def __init__(self, name: str, args: Optional[DockerTargetArgs] = None, opts: Optional[pulumi.ResourceOptions] = None):
         a = validate_docker_args(args)
-        self.network_name: str = a["network"]
-        self.publish_address: str = a["publish_address"]
-        self.restart: str = a["restart"]
-        self.wait: bool = a["wait"]
-        self.create_network: bool = a["create_network"]
+        self.settings: DockerTargetSettings = a
+        self.network_name: str = a.network
+        self.publish_address: str = a.publish_address
+        self.restart: str = a.restart
+        self.wait: bool = a.wait
+        self.create_network: bool = a.create_network
         super().__init__("agentstream:index:DockerTarget", name, None, opts)
         self._prefix = name
 

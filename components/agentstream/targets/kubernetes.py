@@ -19,6 +19,7 @@ from typing import Any, Optional, TypedDict, Union
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..settings import IngressSettings, KubernetesTargetSettings, frozen_map
 from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Port, Workload, live_directory
 from ..validation import (
     DNS_SUBDOMAIN_RE,
@@ -71,7 +72,7 @@ class KubernetesTargetArgs(TypedDict, total=False):
     """Expose remote write outside the cluster (default: not exposed)."""
 
 
-def validate_ingress(ingress: object) -> Optional[dict[str, Any]]:
+def validate_ingress(ingress: object) -> Optional[IngressSettings]:
     """None (no ingress) or the checked ingress settings."""
     if ingress is None:
         return None
@@ -104,10 +105,10 @@ def validate_ingress(ingress: object) -> Optional[dict[str, Any]]:
     if not check_bool("kubernetes.ingress.awaitAddress", ingress.setdefault("await_address", True)) and "address_timeout" in ingress:
         raise ValueError("kubernetes.ingress.addressTimeout: has no effect with awaitAddress false; allowed: remove one of the two")
     check_duration("kubernetes.ingress.addressTimeout", ingress.setdefault("address_timeout", DEFAULT_ADDRESS_TIMEOUT))
-    return {**ingress, "annotations": dict(annotations)}
+    return IngressSettings(**{**ingress, "annotations": frozen_map(annotations)})
 
 
-def validate_kubernetes_args(args: Optional[KubernetesTargetArgs]) -> dict[str, Any]:
+def validate_kubernetes_args(args: Optional[KubernetesTargetArgs]) -> KubernetesTargetSettings:
     """The target's settings with defaults, or raise before anything exists."""
     a = check_args("KubernetesTargetArgs", args, KubernetesTargetArgs.__annotations__)
     check_name("kubernetes.namespace", a.setdefault("namespace", DEFAULT_NAMESPACE))
@@ -120,7 +121,7 @@ def validate_kubernetes_args(args: Optional[KubernetesTargetArgs]) -> dict[str, 
         check_object_name("kubernetes.storageClass", storage_class)
     a["ingress"] = validate_ingress(a.get("ingress"))
     check_bool("kubernetes.createNamespace", a.setdefault("create_namespace", True))
-    return a
+    return KubernetesTargetSettings(**a)
 
 
 class KubernetesTarget(Target):
@@ -130,11 +131,12 @@ class KubernetesTarget(Target):
         self, name: str, args: Optional[KubernetesTargetArgs] = None, opts: Optional[pulumi.ResourceOptions] = None
     ):
         a = validate_kubernetes_args(args)
-        self.namespace: str = a["namespace"]
-        self.cluster_domain: str = a["cluster_domain"]
-        self.storage_class: Optional[str] = a["storage_class"]
-        self.ingress: Optional[dict[str, Any]] = a["ingress"]
-        create_namespace: bool = a["create_namespace"]
+        self.settings: KubernetesTargetSettings = a
+        self.namespace: str = a.namespace
+        self.cluster_domain: str = a.cluster_domain
+        self.storage_class: Optional[str] = a.storage_class
+        self.ingress: Optional[IngressSettings] = a.ingress
+        create_namespace: bool = a.create_namespace
         super().__init__("agentstream:index:KubernetesTarget", name, None, opts)
         self._prefix = name
 
@@ -426,24 +428,24 @@ class KubernetesTarget(Target):
         exposed = [p for p in w.ports if p.publish and p.ingress_path]
         if self.ingress is not None and exposed:
             deployed.resources.append(self._ingress(w, self.ingress, exposed, child))
-            scheme = "https" if self.ingress.get("tls_secret_name") else "http"
+            scheme = "https" if self.ingress.tls_secret_name else "http"
             for p in exposed:
-                deployed.urls[p.name] = f"{scheme}://{self.ingress['host']}"
+                deployed.urls[p.name] = f"{scheme}://{self.ingress.host}"
         return deployed
 
     def _ingress(
-        self, w: Workload, ing: dict[str, Any], ports: list[Port], child: pulumi.ResourceOptions
+        self, w: Workload, ing: IngressSettings, ports: list[Port], child: pulumi.ResourceOptions
     ) -> pulumi.Resource:
         """The Ingress for ``ports`` of ``w``, by the checked ingress settings ``ing``."""
-        tls = ing.get("tls_secret_name")
+        tls = ing.tls_secret_name
         opts = child
-        if ing.get("class_name"):
+        if ing.class_name:
             # Fail in the preview, before anything is created, when the
             # cluster has no such IngressClass (no controller installed):
             # otherwise the provider waits for an address that never comes
             # and every resource after the Ingress is left uncreated.
             ingress_class = k8s.networking.v1.IngressClass.get(
-                f"{w.name}-ingress-class-must-exist", ing["class_name"], opts=pulumi.ResourceOptions(parent=child.parent)
+                f"{w.name}-ingress-class-must-exist", ing.class_name, opts=pulumi.ResourceOptions(parent=child.parent)
             )
             opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ingress_class]))
         return k8s.networking.v1.Ingress(
@@ -452,11 +454,11 @@ class KubernetesTarget(Target):
                 name=w.name, namespace=self.namespace, labels=_labels(w), annotations=_ingress_annotations(ing)
             ),
             spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name=ing.get("class_name"),
-                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[ing["host"]], secret_name=tls)] if tls else None,
+                ingress_class_name=ing.class_name,
+                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[ing.host], secret_name=tls)] if tls else None,
                 rules=[
                     k8s.networking.v1.IngressRuleArgs(
-                        host=ing["host"],
+                        host=ing.host,
                         http=k8s.networking.v1.HTTPIngressRuleValueArgs(
                             paths=[
                                 k8s.networking.v1.HTTPIngressPathArgs(
@@ -533,13 +535,13 @@ def _spread(w: Workload, selector: dict[str, str]) -> Optional[list[dict[str, An
     ]
 
 
-def _ingress_annotations(ing: dict[str, Any]) -> dict[str, str]:
+def _ingress_annotations(ing: IngressSettings) -> dict[str, str]:
     """The user's annotations plus the provider's await settings (pulumi.com/*)."""
-    if ing["await_address"]:
-        wait = {"pulumi.com/timeoutSeconds": str(duration_seconds(ing["address_timeout"]))}
+    if ing.await_address:
+        wait = {"pulumi.com/timeoutSeconds": str(duration_seconds(ing.address_timeout))}
     else:
         wait = {"pulumi.com/skipAwait": "true"}
-    return {**ing["annotations"], **wait}
+    return {**ing.annotations, **wait}
 
 
 def _rollout_wait(replicas: int) -> dict[str, str]:

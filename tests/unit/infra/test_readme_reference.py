@@ -144,7 +144,7 @@ def _validated_defaults() -> dict[str, object]:
         "fleets[]": validate_fleet_args("f", {"remote_write_url": "http://r:19291/api/v1/receive"}, None, "docker"),
         "selfMonitoring": validate_self_monitoring_args("meta", {}, receive, "docker"),
         "alerting": alerting,
-        "alerting.alertmanager": alerting["alertmanager"],
+        "alerting.alertmanager": alerting.alertmanager,
     }
     sections["receive.queryFrontend.cache"] = sections["receive.queryFrontend"].cache
     out: dict[str, object] = {}
