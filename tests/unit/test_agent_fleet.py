@@ -98,7 +98,7 @@ def test_wal_on_a_volume(kind):
     run = run_on(kind, build({"agents": 2, "wal_size": "3Gi"}))
     if kind == "docker":
         for c in R.containers_of(run, "batmobile-agent"):
-            assert c.inputs["volumes"] == [{"volumeName": f"{c.name}-wal", "containerPath": "/prometheus"}]
+            assert c.inputs["volumes"] == [{"volumeName": f"{c.name}-wal", "containerPath": "/prometheus", "readOnly": False}]
             assert run.named(f"{c.name}-wal").type == "docker:index/volume:Volume"
     else:
         sts = R.k8s_workload(run, "batmobile-agent")

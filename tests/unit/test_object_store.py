@@ -82,7 +82,7 @@ def test_seaweedfs_docker_identity_file_matches_objstore_keys():
     ident = json.loads(R.upload(c, "/etc/seaweedfs/s3.json"))["identities"][0]["credentials"][0]
     cfg = yaml.safe_load(run.outputs["objstore_config"])["config"]
     assert (ident["accessKey"], ident["secretKey"]) == (cfg["access_key"], cfg["secret_key"])
-    assert c.inputs["volumes"] == [{"volumeName": "objstore-seaweedfs-0-data", "containerPath": "/data"}]
+    assert c.inputs["volumes"] == [{"volumeName": "objstore-seaweedfs-0-data", "containerPath": "/data", "readOnly": False}]
 
 
 def test_seaweedfs_kubernetes_identity_in_secret():

@@ -153,7 +153,10 @@ class DockerTarget(Target):
                         opts=pulumi.ResourceOptions(parent=parent),
                     )
                 deployed.resources.append(volume)
-                volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=vol.mount_path))
+                # read_only written out: Docker reports False for a rw mount,
+                # and a mount left None in state made every `pulumi refresh`
+                # report the container as changed (nothing to do on `up`).
+                volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=vol.mount_path, read_only=False))
 
             # A fresh named volume is owned by root; the servers run as their
             # upstream non-root users. A one-shot root container hands each
@@ -321,7 +324,7 @@ def _live_writer(
         # world-readable (the readers mount the volume read-only).
         user="0",
         uploads=[docker.ContainerUploadArgs(file=f.path, content=f.content) for f in files],
-        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=LIVE_MOUNT)],
+        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=LIVE_MOUNT, read_only=False)],
         must_run=False,
         attach=True,
         restart="no",

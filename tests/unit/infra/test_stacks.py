@@ -357,7 +357,7 @@ def test_filesystem_engine_on_dev(stacks):
     for w in ("central-receive", "central-store", "central-compact"):
         for c in R.containers_of(run, w):
             assert yaml.safe_load(R.upload(c, "/etc/thanos/objstore.yml")) == {"type": "FILESYSTEM", "config": {"directory": "/var/thanos/bucket"}}
-            assert {"volumeName": "objstore-bucket", "containerPath": "/var/thanos/bucket"} in c.inputs["volumes"]
+            assert {"volumeName": "objstore-bucket", "containerPath": "/var/thanos/bucket", "readOnly": False} in c.inputs["volumes"]
     assert not [c for c in R.containers(run) if c.name.startswith("objstore-")]
 
 

@@ -190,6 +190,14 @@ def test_labels(dev):
         assert {"app.kubernetes.io/name", "app.kubernetes.io/component"} <= set(labels)
 
 
+def test_every_mount_says_whether_it_is_read_only(dev):
+    """Docker reports read_only false for a read-write mount; one left unset
+    in the state made `pulumi refresh` report the container as changed."""
+    for c in R.containers(dev):
+        for v in c.inputs.get("volumes") or []:
+            assert isinstance(v.get("readOnly"), bool), (c.name, v)
+
+
 def test_stateful_containers_get_their_own_volumes(dev):
     for c in R.containers(dev):
         for v in c.inputs.get("volumes") or []:
@@ -204,7 +212,7 @@ def test_stateful_containers_get_their_own_volumes(dev):
 def test_filesystem_bucket_shared_by_receive_store_compact(stacks):
     run = stacks("dev", VARIANTS["filesystem"])
     (bucket,) = [v for v in run.of_type("docker:index/volume:Volume") if v.inputs["name"] == "objstore-bucket"]
-    mounted = sorted(c.name for c in R.containers(run) if {"volumeName": "objstore-bucket", "containerPath": "/var/thanos/bucket"} in (c.inputs.get("volumes") or []))
+    mounted = sorted(c.name for c in R.containers(run) if {"volumeName": "objstore-bucket", "containerPath": "/var/thanos/bucket", "readOnly": False} in (c.inputs.get("volumes") or []))
     assert mounted == ["central-compact-0", "central-receive-0", "central-receive-1", "central-receive-2", "central-store-0"]
 
 
@@ -271,8 +279,8 @@ def test_target_deploys_a_neutral_workload():
     assert c0.inputs["healthcheck"]["startPeriod"] == "7s"
     assert c0.inputs["uploads"][0] == {"file": "/etc/demo.yml", "content": "a: 1\n"}
     assert c0.is_secret("uploads.1.content") and not c0.is_secret("uploads.0.content")
-    assert c0.inputs["volumes"] == [{"volumeName": "demo-0-data", "containerPath": "/data"}]
-    assert c1.inputs["volumes"] == [{"volumeName": "demo-1-data", "containerPath": "/data"}]
+    assert c0.inputs["volumes"] == [{"volumeName": "demo-0-data", "containerPath": "/data", "readOnly": False}]
+    assert c1.inputs["volumes"] == [{"volumeName": "demo-1-data", "containerPath": "/data", "readOnly": False}]
     owner = [r for r in run.resources if r.type == "test:index:Owner"][0]
     assert all(r.parent == owner.urn for r in run.resources if r.name.startswith("demo-"))
     assert validate_docker_resources(run.resources) == []
@@ -411,7 +419,7 @@ def test_live_file_reaches_instances_through_a_volume_not_an_upload():
         assert writer.inputs["mustRun"] is False and writer.inputs["restart"] == "no" and writer.inputs["attach"] is True
         assert writer.inputs["user"] == "0" and writer.inputs["entrypoints"] == ["sh", "-c"]
         assert writer.inputs["uploads"] == [{"file": "/etc/demo/live/ring.json", "content": '["a"]\n'}]
-        assert writer.inputs["volumes"] == [{"volumeName": "demo-live", "containerPath": "/live"}]
+        assert writer.inputs["volumes"] == [{"volumeName": "demo-live", "containerPath": "/live", "readOnly": False}]
         assert writer.inputs["image"] == R.containers_of(run, "demo")[0].inputs["image"]
         assert writer.delete_before_replace
     # The seed writes only into an empty volume; the sync writer always,
