@@ -2,7 +2,7 @@
 
 ``pytest -m faults tests/faults`` deploys ``programs/pipeline`` (built from
 the Python API, every name ``faults-*``, network ``agentstream-faults``,
-Query on 127.0.0.1:20902) once per module with the real engine, injects
+Query on 127.0.0.1:21902) once per module with the real engine, injects
 faults with the Docker API (kill, stop, network disconnect, a full disk) and
 counts what came through with ``counting.check``.
 
@@ -31,8 +31,8 @@ from tests.support.real_stack import REPO, log
 PROGRAM = REPO / "tests" / "faults" / "programs" / "pipeline"
 PREFIX = "faults"
 NETWORK = "agentstream-faults"
-QUERY_PORT = 20902
-CONTROL_QUERY_PORT = 20912
+QUERY_PORT = 21902
+CONTROL_QUERY_PORT = 21912
 SCRAPE_SECONDS = 5.0
 THANOS_UID = "1001"
 RECEIVERS = [f"{PREFIX}-receive-{i}" for i in range(3)]

@@ -1,15 +1,15 @@
 """The fault suite's pipeline, built from the Python API (tests/faults).
 
 Everything is named ``<prefix>-*`` (``faults`` by default) on its own network
-(``agentstream-faults``), with host ports in the 2xxxx range, so it never
+(``agentstream-faults``), with host ports of its own (21902, 21912), so it never
 collides with the dev stack or another suite on the same engine:
 
 * ``faults-objstore-seaweedfs-0``: the bucket;
 * ``faults-receive-{0,1,2}`` at RF 3 with 1m blocks and a 30m out-of-order window, ``faults-query-0``
-  (published on 127.0.0.1:20902), ``faults-store-0``, ``faults-compact-0``;
+  (published on 127.0.0.1:21902), ``faults-store-0``, ``faults-compact-0``;
 * fleets ``faults-a`` and ``faults-b``, two agents each, 5s scrapes;
 * the control: ``faults-rf1-receive-{0,1}`` at RF 1 (no bucket), its own
-  ``faults-rf1-query-0`` (127.0.0.1:20912) and fleet ``faults-c`` (one agent).
+  ``faults-rf1-query-0`` (127.0.0.1:21912) and fleet ``faults-c`` (one agent).
 """
 
 import pulumi
@@ -20,8 +20,8 @@ config = pulumi.Config("faults")
 prefix = config.get("prefix") or "faults"
 network = config.get("network") or "agentstream-faults"
 scrape_interval = config.get("scrapeInterval") or "5s"
-query_port = config.get_int("queryPort") or 20902
-control_query_port = config.get_int("controlQueryPort") or 20912
+query_port = config.get_int("queryPort") or 21902
+control_query_port = config.get_int("controlQueryPort") or 21912
 
 target = a.DockerTarget(f"{prefix}-docker", {"network": network})
 store = a.ObjectStore(f"{prefix}-objstore", {"engine": "seaweedfs", "storage_size": "1Gi", "target": target})
