@@ -56,6 +56,10 @@ from common import (  # noqa: E402
 )
 
 from agentstream.config import agent_args, render_agent_config  # noqa: E402
+from agentstream.agent_fleet import validate_fleet_args  # noqa: E402
+
+# The agents' own argv, from the fleet's validated defaults (WAL retention 4h).
+AGENT_SETTINGS = validate_fleet_args("bench", {"remote_write_url": "http://127.0.0.1:19291/api/v1/receive"}, None, "docker")
 
 log = logger("P3 footprint")
 # Written from the measurements below (see RESULTS.md); kept with every rewrite of the section.
@@ -140,7 +144,7 @@ def start_pair(level: int, exporter: Exporter | None, sink: RemoteWriteSink, roo
             tenant="p3",
         ))
         if mode == "agent":
-            argv = [a for a in agent_args({"wal_retention": "4h"})
+            argv = [a for a in agent_args(AGENT_SETTINGS)
                     if not a.startswith(("--config.file", "--storage.agent.path", "--web.listen-address"))]
             argv += [f"--storage.agent.path={data}"]
         else:
@@ -276,7 +280,7 @@ def container_check(warmup: float = 30) -> dict:
                         remote_write_url=sink.url, tenant_header="THANOS-TENANT", tenant="p3"))
                     cfg.chmod(0o644)
                     if mode == "agent":
-                        argv = agent_args({"wal_retention": "4h"})
+                        argv = agent_args(AGENT_SETTINGS)
                     else:
                         argv = ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
                                 "--web.listen-address=0.0.0.0:9090"]

@@ -59,6 +59,10 @@ from common import (  # noqa: E402
 
 from agentstream.config import agent_args, receive_args, render_agent_config, render_hashring  # noqa: E402
 from agentstream.receive_cluster import validate_receive_args  # noqa: E402
+from agentstream.agent_fleet import validate_fleet_args  # noqa: E402
+
+# The agents' own argv, from the fleet's validated defaults (WAL retention 4h).
+AGENT_SETTINGS = validate_fleet_args("bench", {"remote_write_url": "http://127.0.0.1:19291/api/v1/receive"}, None, "docker")
 
 log = logger("P4 ingest")
 NOTE = """How to read it: on one machine the cores are fixed, so 3 receivers at RF 3 must write every
@@ -120,7 +124,7 @@ class Rig:
                     tenant_header=settings.tenant_header,
                     tenant="p4",
                 ))
-                argv = [a for a in agent_args({"wal_retention": "4h"})
+                argv = [a for a in agent_args(AGENT_SETTINGS)
                         if not a.startswith(("--config.file", "--storage.agent.path", "--web.listen-address"))]
                 argv += [f"--config.file={cfg}", f"--storage.agent.path={self.root / f'agent-{i}'}",
                          f"--web.listen-address=127.0.0.1:{port}"]
