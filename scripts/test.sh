@@ -65,7 +65,17 @@ log "set-up done after $(($(date +%s) - start))s; pulumi $(pulumi version) at $(
 # lines carry its tag.
 background() {  # tag, command...: run it tagged in the background; its exit code lands in $status_dir/<tag>
   local tag="$1"; shift
-  ( rc=0; "$@" || rc=$?; echo "$rc" >"$status_dir/$tag" ) 2>&1 | sed -u "s/^/[$tag] /" &
+  ( rc=0; "$@" || rc=$?; echo "$rc" >"$status_dir/$tag" ) 2>&1 | sed -u "s/^/[$tag] /" \
+    | tee "$status_dir/$tag.log" &
+}
+# CI keeps only the tail of a run's output: the last lines name every failed
+# test (pytest's FAILED/ERROR summary lines, gathered from each suite's log).
+failure_summary() {
+  local lines
+  lines="$(grep -hE '^(\[[a-z0-9]+\] )?(FAILED|ERROR) ' "$status_dir"/*.log 2>/dev/null || true)"
+  [[ -n "$lines" ]] || return 0
+  log "failed tests, from every suite:"
+  printf '%s\n' "$lines"
 }
 k8s_tiers() {
   log "waiting for the k8s-local build"
@@ -103,7 +113,7 @@ fi
 log "e2e tests (real engine, real Docker, real binaries)"
 # -s: progress (pulumi output, waits, counts) shows live.
 e2e_rc=0
-python3 -m pytest -v -s -m e2e tests/e2e || e2e_rc=$?
+python3 -m pytest -v -s -m e2e tests/e2e 2>&1 | tee "$status_dir/e2e.log" || e2e_rc=$?
 log "e2e tests: exit $e2e_rc after $(($(date +%s) - start))s"
 
 log "waiting for: ${tags[*]:-nothing}"
@@ -122,6 +132,10 @@ log "benchmarks, quick mode"
 python3 bench/run.py --quick || bench_rc=$?
 log "benchmarks --quick: exit $bench_rc after $(($(date +%s) - start))s"
 ((bench_rc == 0)) || failed=1
+if ((failed != 0)); then
+  log "exit codes: e2e $e2e_rc, bench $bench_rc$(for t in "${tags[@]}"; do printf ', %s %s' "$t" "$(cat "$status_dir/$t" 2>/dev/null || echo '?')"; done)"
+  failure_summary
+fi
 rm -rf "$status_dir"
 ((failed == 0)) || { log "some tests failed (see above)"; exit 1; }
 log "all tests passed in $(($(date +%s) - start))s"
