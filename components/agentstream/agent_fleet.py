@@ -263,7 +263,7 @@ def validate_fleet_args(
         ),
         "queue_config": frozen_map(a["queue_config"]),
         "remote_write_auth": RemoteWriteAuthSettings(**auth) if auth is not None else None,
-        "scheduling": frozen_map(a["scheduling"]),
+        "scheduling": a["scheduling"],
     })
 
 

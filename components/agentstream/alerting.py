@@ -166,7 +166,7 @@ def validate_alerting_args(args: Mapping[str, Any], target_kind: str, path: str 
         **a,
         "rule_files": frozen_map(a["rule_files"]),
         "alertmanager_urls": tuple(urls) if urls is not None else None,
-        "scheduling": frozen_map(a["scheduling"]),
+        "scheduling": a["scheduling"],
     })
 
 

@@ -26,7 +26,7 @@ from typing_extensions import Required
 
 from . import versions
 from .config import render_filesystem_objstore, render_s3_objstore, render_seaweedfs_identities
-from .settings import ObjectStoreSettings, frozen_map
+from .settings import ObjectStoreSettings
 from .sizing import ResourcesArgs, SchedulingArgs, camel, scheduling, validate_resources, validate_scheduling, validate_storage_class
 from .spec import ConfigFile, HealthCheck, Port, Resources, Volume, Workload
 from .targets import Target, split_args
@@ -117,8 +117,6 @@ def validate_object_store_args(args: Mapping[str, Any], target_kind: str) -> Obj
                     f"objectStore.{camel(key)}: has no effect with engine {engine!r} (no server runs); "
                     "allowed: remove it, or use engine seaweedfs or minio"
                 )
-    if "scheduling" in a:
-        a["scheduling"] = frozen_map(a["scheduling"])
     return ObjectStoreSettings(**a)
 
 

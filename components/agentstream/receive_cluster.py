@@ -384,7 +384,6 @@ def validate_receive_args(args: Mapping[str, Any], target_kind: Optional[str] = 
     check_image("images.thanos", a.setdefault("image", versions.THANOS_IMAGE))
     a["agent_replica_labels"] = tuple(a["agent_replica_labels"])
     a["resources"] = frozen_map(a["resources"])
-    a["scheduling"] = frozen_map(a["scheduling"])
     return ReceiveSettings(**a)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Optional, TypedDict
 
 from .quantity import quantity
-from .settings import thaw
+from .settings import frozen_map, thaw
 from .spec import Resources, Scheduling
 from .validation import check_cpu, check_int, check_keys, check_list, check_object_name, check_size
 
@@ -110,10 +110,11 @@ def validate_resources(field: str, value: object, default: Resources) -> Resourc
     return dataclasses.replace(default, **out)
 
 
-def validate_scheduling(field: str, value: object, target_kind: Optional[str]) -> dict[str, Any]:
-    """The checked scheduling keys (snake_case), or raise; none are allowed on Docker."""
+def validate_scheduling(field: str, value: object, target_kind: Optional[str]) -> Mapping[str, Any]:
+    """The checked scheduling keys (snake_case), read-only, or raise; none are
+    allowed on Docker."""
     if value is None:
-        return {}
+        return frozen_map({})
     s = dict(check_keys(field, value, SCHEDULING_KEYS))
     if s and target_kind == "docker":
         raise no_effect_on_docker(f"{field}.{camel(next(iter(s)))}")
@@ -152,7 +153,7 @@ def validate_scheduling(field: str, value: object, target_kind: Optional[str]) -
             raise ValueError(f"{field}.topologySpreadConstraints[{i}].labelSelector: must be a mapping (a LabelSelector)")
     if "priority_class_name" in s:
         check_object_name(f"{field}.priorityClassName", s["priority_class_name"])
-    return s
+    return frozen_map(s)
 
 
 def validate_storage_class(field: str, value: object, target_kind: Optional[str]) -> Optional[str]:

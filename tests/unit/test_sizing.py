@@ -8,6 +8,7 @@ import pytest
 from agentstream.agent_fleet import DEFAULT_RESOURCES as AGENT_DEFAULT
 from agentstream.object_store import DEFAULT_RESOURCES as STORE_DEFAULTS
 from agentstream.receive_cluster import DEFAULT_RESOURCES as RECEIVE_DEFAULTS
+from agentstream.settings import thaw
 from agentstream.sizing import validate_resources, validate_scheduling
 from agentstream.spec import Resources
 from tests.support import resources as R
@@ -70,8 +71,10 @@ def test_scheduling_is_checked_and_kept_raw():
     snake = {"node_selector": SCHEDULING["nodeSelector"], "tolerations": SCHEDULING["tolerations"],
              "affinity": SCHEDULING["affinity"], "topology_spread_constraints": [], "priority_class_name": "p"}
     checked = validate_scheduling("s", snake, "kubernetes")
-    assert checked["node_selector"] == SCHEDULING["nodeSelector"]
-    assert checked["topology_spread_constraints"] == []
+    # Kept as given (only read-only: a settings object cannot be changed after validation).
+    assert thaw(checked) == snake
+    with pytest.raises(TypeError):
+        checked["node_selector"] = {}  # type: ignore[index]
     assert validate_scheduling("s", {}, "docker") == {}
     with pytest.raises(ValueError, match="has no effect on the docker target"):
         validate_scheduling("s", {"tolerations": []}, "docker")
