@@ -126,9 +126,13 @@ def auto_name(resource_name: str) -> str:
 class _Mocks(pulumi.runtime.Mocks):
     """Provider behaviour, just enough to wire outputs to inputs."""
 
-    def __init__(self, stack_outputs: dict[str, dict[str, Any]]):
+    def __init__(self, stack_outputs: dict[str, dict[str, Any]], docker_containers: Optional[frozenset[str]] = None):
         self.stack_outputs = stack_outputs
         self.random_values: set[str] = set()
+        # The containers the mocked Docker engine has: None, every one asked
+        # about (the stack runs already: what an update sees); a set, only
+        # those (frozenset(): a first deployment).
+        self.docker_containers = docker_containers
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
@@ -158,7 +162,19 @@ class _Mocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "docker:index/getLogs:getLogs":
+            name = args.args.get("name")
+            if self.docker_containers is not None and name not in self.docker_containers:
+                # What the provider's invoke fails with on a real engine.
+                return {}, [("name", f"error while asking for logs Error response from daemon: No such container: {name}")]
+            return {"name": name, "logsListStrings": []}
         return {}
+
+
+def docker_engine_with(containers: frozenset[str] = frozenset()) -> "RunHooks":
+    """Hooks whose mocked Docker engine has only ``containers`` (none: a
+    first deployment on a fresh engine)."""
+    return RunHooks(mocks=lambda stack_outputs: _Mocks(stack_outputs, docker_containers=containers))
 
 
 class _Monitor(pulumi_mocks.MockMonitor):

@@ -8,6 +8,11 @@ read-only and one-shot writer containers fill (see ``_live_writer``), so a
 change reaches the running instances in place.
 Only ports marked ``publish`` reach the host, on ``publish_address``
 (127.0.0.1 by default).
+
+Instances of a workload that already runs are chained, so a replacement
+rolls one healthy instance at a time; a workload none of whose instances
+exist yet starts all of them together (see ``DockerTarget._rolls``), like a
+StatefulSet with ``podManagementPolicy: Parallel`` on Kubernetes.
 """
 
 from __future__ import annotations
@@ -116,12 +121,41 @@ class DockerTarget(Target):
             )
         return self._shared_volumes[name]
 
+    def _rolls(self, workload: Workload, parent: pulumi.Resource) -> bool:
+        """Whether the workload's instances are chained, each created (and
+        so replaced) only once the one before it is healthy.
+
+        The chain is what makes a replacement roll, and it costs one health
+        wait per instance (Docker runs a container's first check one
+        interval after it starts) when nothing runs yet and no order is
+        needed. So it is left out when the engine has none of the
+        workload's instances: a first deployment (or a workload added to a
+        running stack) starts its instances together. Any later
+        ``pulumi up`` finds them and chains them. A program cannot read
+        Pulumi's state, so the engine is asked, through the provider's own
+        connection: ``docker.getLogs`` with no lines, which fails with "No
+        such container" for a name the engine does not have. Any other
+        answer, or none, chains: the safe order.
+        """
+        if workload.replicas < 2 or not self.wait:
+            return True  # nothing to chain, or no health wait to save
+        for instance in workload.instance_names():
+            try:
+                docker.get_logs(name=instance, tail="0", show_stdout=True, opts=pulumi.InvokeOptions(parent=parent))
+            except Exception as e:  # the provider's error, whatever its type
+                if NO_SUCH_CONTAINER in str(e):
+                    continue
+                pulumi.log.info(f"{workload.name}: instances chained (could not ask the engine about {instance}: {e})", parent)
+            return True
+        return False
+
     def deploy(
         self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list[pulumi.Resource]] = None
     ) -> Deployed:
         image = self._image(workload.image)
         deployed = Deployed(workload=workload)
         previous: Optional[docker.Container] = None
+        rolls = self._rolls(workload, parent)
         live_dir = live_directory(workload.config_files)
         live = [f for f in workload.config_files if f.live]
         live_volume: Optional[docker.Volume] = None
@@ -241,7 +275,7 @@ class DockerTarget(Target):
                     parent=parent,
                     depends_on=[
                         *(depends_on or []), *([init] if init else []), *([live_seed] if live_seed else []),
-                        *([previous] if previous else []),
+                        *([previous] if previous and rolls else []),
                     ]
                     or None,
                     # Names are fixed (they are the instances' DNS names), so
@@ -249,11 +283,12 @@ class DockerTarget(Target):
                     delete_before_replace=True,
                 ),
             )
-            # ...and each instance waits for the one before it: Pulumi then
-            # replaces them one at a time, each healthy before the next goes
-            # down, so a fleet or the receive ring always has members running
-            # (a rolling update, like a StatefulSet's). A depends_on edge does
-            # not make a replacement cascade; only property dependencies do.
+            # ...and, once the workload runs, each instance waits for the one
+            # before it: Pulumi then replaces them one at a time, each healthy
+            # before the next goes down, so a fleet or the receive ring always
+            # has members running (a rolling update, like a StatefulSet's). A
+            # depends_on edge does not make a replacement cascade; only
+            # property dependencies do.
             previous = container
             deployed.resources.append(container)
         if live_volume is not None:
@@ -335,6 +370,9 @@ def _live_writer(
         opts=opts,
     )
 
+
+# The Docker engine's answer for a name it has no container of.
+NO_SUCH_CONTAINER = "No such container"
 
 HEALTH_INTERVAL_SECONDS = 5
 HEALTH_TIMEOUT_SECONDS = 3

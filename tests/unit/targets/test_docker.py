@@ -15,7 +15,7 @@ from agentstream.targets.docker import docker_cpus, live_writer_script
 from tests.support import resources as R
 from tests.support.docker_schema import load_schema, schema_path, validate_docker_resource, validate_docker_resources
 from tests.support.programs import run_on
-from tests.support.stack_runner import run_program
+from tests.support.stack_runner import RunHooks, _Mocks, docker_engine_with, run_program, run_stack
 
 EXTERNAL = "type: S3\nconfig:\n  bucket: ext\n  endpoint: s3.example.com\n  access_key: AKEXT\n  secret_key: ext-secret-1234\n"
 VARIANTS = {
@@ -354,6 +354,59 @@ def test_instances_are_replaced_one_at_a_time(dev):
             assert by_name[f"{stem}-{int(index) - 1}"].urn in c.depends_on, c.name
             chained += 1
     assert chained >= 3  # receivers and agents at least
+
+
+def _instance_edges(run) -> dict[str, bool]:
+    """For every instance after the first: does it wait for the one before it?"""
+    by_name = {c.name: c for c in R.containers(run)}
+    edges = {}
+    for c in R.containers(run):
+        stem, _, index = c.name.rpartition("-")
+        if index.isdigit() and int(index) > 0 and f"{stem}-{int(index) - 1}" in by_name:
+            edges[c.name] = by_name[f"{stem}-{int(index) - 1}"].urn in c.depends_on
+    return edges
+
+
+def test_a_first_deployment_starts_each_workloads_instances_together():
+    """On an engine with none of them (a first `pulumi up`), no instance waits
+    for another: the chain only orders replacements, and costs a health wait
+    per instance. Everything else keeps its order (agents after the write
+    tier, so they go first on destroy; servers after their volume's chown)."""
+    fresh = run_stack("dev", hooks=docker_engine_with(frozenset()))
+    edges = _instance_edges(fresh)
+    assert len(edges) >= 3 and not any(edges.values()), edges
+    receivers = {c.urn for c in R.containers(fresh) if c.name.startswith("central-receive-")}
+    for c in R.containers(fresh):
+        if "-agent-" in c.name:
+            assert receivers <= set(c.depends_on), c.name
+    # The control: the same program on an engine that runs the stack chains them.
+    assert all(_instance_edges(run_stack("dev")).values())
+
+
+@pytest.mark.parametrize("present", ["central-receive-0", "central-receive-2"])
+def test_a_workload_with_any_instance_running_is_chained(present):
+    # Whichever instance is there: its workload rolls; the others (none
+    # running) still start together.
+    run = run_stack("dev", hooks=docker_engine_with(frozenset({present})))
+    edges = _instance_edges(run)
+    receive = {k: v for k, v in edges.items() if k.startswith("central-receive-")}
+    assert receive and all(receive.values()), edges
+    assert not any(v for k, v in edges.items() if not k.startswith("central-receive-")), edges
+
+
+def test_an_engine_that_cannot_be_asked_chains_everything():
+    """An answer other than "No such container" (engine unreachable, a
+    provider error) keeps the safe order and says why."""
+
+    class Unreachable(_Mocks):
+        def call(self, args):
+            if args.token == "docker:index/getLogs:getLogs":
+                return {}, [("name", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock")]
+            return super().call(args)
+
+    run = run_stack("dev", hooks=RunHooks(mocks=Unreachable))
+    edges = _instance_edges(run)
+    assert edges and all(edges.values()), edges
 
 
 def test_query_starts_alongside_receive_and_agents_after_the_write_tier(dev):
