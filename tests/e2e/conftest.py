@@ -6,10 +6,12 @@ pipeline back through Query and the Docker API.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
 from collections import defaultdict
+from datetime import datetime, timezone
 
 import pytest
 
@@ -126,6 +128,19 @@ def bucket_blocks(docker_client, store: str = "central-store-0") -> list[dict]:
     stdout, stderr = (part.decode(errors="replace") if part else "" for part in out.output)
     assert out.exit_code == 0, stderr[-2000:]
     return json_stream(stdout)
+
+
+def docker_time(text: str) -> float:
+    # "2026-12-02T16:30:01.123456789Z": Python takes microseconds at most.
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", text)
+    assert m, text
+    frac = float(m.group(2) or 0)
+    return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp() + frac
+
+
+def started_at(docker_client, name: str) -> float:
+    """When a container last started (Docker's clock, epoch seconds)."""
+    return docker_time(docker_client.containers.get(name).attrs["State"]["StartedAt"])
 
 
 def wait_all_healthy(docker_client, names: list[str], timeout: float = 120) -> None:

@@ -15,7 +15,7 @@ import pytest
 from pulumi.automation import errors as auto_errors
 
 from agentstream import versions
-from agentstream.targets.docker import _slug  # the RemoteImage naming rule itself
+from agentstream.targets.docker import HEALTH_INTERVAL_SECONDS, _slug  # _slug: the RemoteImage naming rule itself
 from tests.e2e.conftest import (
     PINNED,
     Query,
@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     changes,
     log,
     part_of_leftovers,
+    started_at,
     wait_all_healthy,
     wait_for,
 )
@@ -85,6 +86,23 @@ def life(backend, docker_client):
     stack.destroy()
 
 
+def _start_spread(docker_client, group: list[str]) -> list[float]:
+    """Seconds from the group's first start to each member's start."""
+    starts = sorted(started_at(docker_client, n) for n in group)
+    return [round(t - starts[0], 2) for t in starts]
+
+
+def test_the_first_up_started_each_workloads_instances_together(life):
+    """Nothing ran before, so no instance waited for another to be healthy
+    (a chained one starts at least one health interval after the one
+    before it: its first check runs one interval after the start). First in
+    the file: later tests replace these containers."""
+    for group in (RECEIVERS, *AGENTS.values()):
+        spread = _start_spread(life.docker, group)
+        log(f"first up: {group} started at +{spread}s")
+        assert spread[-1] < HEALTH_INTERVAL_SECONDS, (group, spread)
+
+
 def test_scrape_interval_change_rolls_the_fleet(life):
     life.fleet("batmobile")["scrapeInterval"] = "10s"
     life.stack.configure(life.config)
@@ -141,6 +159,12 @@ def test_receive_setting_change_rolls_the_ring_with_quorum(life):
     assert all(mon.replaced(r) for r in RECEIVERS)
     # RF 3 needs 2 receivers for a write quorum: never fewer were running.
     assert mon.min_up["receive"] >= 2, mon.min_up
+    # The running ring is chained: each replacement started once the one
+    # before was healthy, at least one health interval later (the control
+    # for the first up's test: a spread that test would refuse).
+    spread = _start_spread(life.docker, RECEIVERS)
+    log(f"rolled ring: {RECEIVERS} started at +{spread}s")
+    assert all(b - a >= HEALTH_INTERVAL_SECONDS - 0.5 for a, b in zip(spread, spread[1:])), spread
     life.settled()
     time.sleep(20)
     for fleet, agents in AGENTS.items():

@@ -31,7 +31,6 @@ import json
 import re
 import threading
 import time
-from datetime import datetime, timezone
 
 import pytest
 
@@ -40,6 +39,7 @@ from tests.e2e.conftest import (
     assert_no_gap,
     bucket_blocks,
     changes,
+    docker_time,
     log,
     wait_all_healthy,
     wait_for,
@@ -90,14 +90,6 @@ def cleanup(client) -> None:
     for n in client.networks.list(names=[NETWORK]):
         if n.name == NETWORK:
             n.remove()
-
-
-def docker_time(text: str) -> float:
-    # "2026-12-02T16:30:01.123456789Z": Python takes microseconds at most.
-    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", text)
-    assert m, text
-    frac = float(m.group(2) or 0)
-    return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp() + frac
 
 
 class Scaling:
