@@ -168,10 +168,13 @@ class DockerTarget(Target):
             # The first copy, before any instance starts (a process cannot
             # start without its file). It writes only into an empty volume,
             # so when it re-runs for a changed file it leaves the running
-            # instances' copy alone: that is the sync writer's, below.
+            # instances' copy alone: that is the sync writer's, below. It
+            # waits for nothing the workload waits for: it only fills a
+            # volume, so it runs while those start (the instances still wait
+            # for both).
             live_seed = _live_writer(
                 f"{workload.name}-live-init", workload, image, live_volume, live, seed=True,
-                opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or None, delete_before_replace=True),
+                opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
             )
             deployed.resources += [live_volume, live_seed]
         for index, instance in enumerate(workload.instance_names()):
