@@ -41,6 +41,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -164,6 +165,46 @@ def wait_healthy(client, names: list[str], timeout: float = 300) -> None:
     raise RuntimeError(f"not healthy after {timeout}s: {[n for n in names if '(healthy)' not in states.get(n, '')]}")
 
 
+def docker_time(text: str) -> float:
+    """Docker's RFC 3339 time with nanoseconds, as epoch seconds."""
+    from datetime import datetime, timezone
+
+    base, _, frac = text.rstrip("Z").partition(".")
+    whole = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return whole + (float("0." + frac) if frac else 0.0)
+
+
+def timeline(client, names: list[str], t0: float) -> dict[str, tuple[float, Optional[float]]]:
+    """Per server: seconds from ``t0`` (the deploy's start, this machine's
+    clock, which Docker shares) to its start and to its first passing
+    health check (Docker keeps the last five results; the first pass is
+    among them right after a deploy)."""
+    out: dict[str, tuple[float, Optional[float]]] = {}
+    for n in names:
+        state = client.api.inspect_container(n)["State"]
+        passed = [docker_time(r["End"]) for r in (state.get("Health") or {}).get("Log") or [] if r["ExitCode"] == 0]
+        out[n] = (docker_time(state["StartedAt"]) - t0, (min(passed) - t0) if passed else None)
+    return out
+
+
+def timeline_table(lines: dict[str, list[dict[str, tuple[float, Optional[float]]]]]) -> str:
+    """Medians over the rounds, per server, of both cases side by side, in order of start under `pulumi up`."""
+    cases = list(lines)
+
+    def med(case: str, n: str, i: int) -> Optional[float]:
+        vals = [r[n][i] for r in lines[case] if r.get(n) and r[n][i] is not None]
+        return statistics.median(vals) if vals else None
+
+    def fmt(v: Optional[float]) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    names = sorted(lines[cases[0]][0], key=lambda n: med(cases[0], n, 0) or 0.0)
+    head = "| container | " + " | ".join(f"{c}: started | {c}: healthy" for c in cases) + " |"
+    rule = "|---|" + "---:|---:|" * len(cases)
+    rows = ["| " + n + " | " + " | ".join(f"{fmt(med(c, n, 0))} | {fmt(med(c, n, 1))}" for c in cases) + " |" for n in names]
+    return "\n".join([head, rule, *rows])
+
+
 def clean(client, run) -> None:
     """Remove this stack's containers, volumes and network, by name: other
     stacks on the engine carry the same part-of label and are not ours."""
@@ -224,6 +265,7 @@ def run(quick: bool, out_dir: Path, rounds: int | None = None, command: str = ""
     script.write_text(docker_shell(run_, root))
     log(f"{len(servers)} containers; shell at {script}")
     times: dict[str, list[float]] = {"pulumi up": [], "docker shell": []}
+    lines: dict[str, list[dict[str, tuple[float, Optional[float]]]]] = {k: [] for k in times}
     with dev_stack_lock():
         there = existing(client, run_)
         if there:
@@ -234,21 +276,23 @@ def run(quick: bool, out_dir: Path, rounds: int | None = None, command: str = ""
         try:
             for rnd in range(1, rounds + 1):
                 log(f"round {rnd}/{rounds}: pulumi up")
-                t0 = time.perf_counter()
+                t0, wall0 = time.perf_counter(), time.time()
                 res = stack.up()  # streams Pulumi's own progress
                 times["pulumi up"].append(time.perf_counter() - t0)
                 if res.summary.result != "succeeded":
                     raise BenchError(f"pulumi up: {res.summary.result}")
                 wait_healthy(client, servers, timeout=5)  # already healthy: the provider waited
+                lines["pulumi up"].append(timeline(client, servers, wall0))
                 log(f"round {rnd}/{rounds}: pulumi up took {times['pulumi up'][-1]:.1f}s; pulumi destroy")
                 stack.destroy()
                 clean(client, run_)
 
                 log(f"round {rnd}/{rounds}: docker shell")
-                t0 = time.perf_counter()
+                t0, wall0 = time.perf_counter(), time.time()
                 subprocess.run(["bash", str(script)], check=True)
                 wait_healthy(client, servers)
                 times["docker shell"].append(time.perf_counter() - t0)
+                lines["docker shell"].append(timeline(client, servers, wall0))
                 clean(client, run_)
                 log(f"round {rnd}: pulumi {times['pulumi up'][-1]:.1f}s, shell {times['docker shell'][-1]:.1f}s")
         finally:
@@ -282,11 +326,18 @@ Ratio `pulumi up` / docker shell: **{ratio:.2f}x**.
 
 ![P1](p1_deploy.png)
 
+When each server started and first passed its health check, in seconds from the command's start
+(medians over the rounds; `docker inspect`: `State.StartedAt`, the first passing entry of
+`State.Health.Log`):
+
+{timeline_table(lines)}
+
 {ANALYSIS}
 """
     plot(times, ratio, out_dir / "p1_deploy.png")
     headline = f"`pulumi up` {med['pulumi up']:.1f} s vs docker shell {med['docker shell']:.1f} s: **{ratio:.2f}x**"
-    return {"key": "P1", "body": body, "data": {"times": times, "ratio": ratio, "load": load, "headline": headline}}
+    return {"key": "P1", "body": body,
+            "data": {"times": times, "ratio": ratio, "load": load, "headline": headline, "timeline": lines}}
 
 
 def main() -> int:
