@@ -580,7 +580,14 @@ class ReceiveCluster(pulumi.ComponentResource):
             max_unavailable=rf - write_quorum(rf),
         )
         self.workloads = [self.receive]
-        self.deployments = [target.deploy(self.receive, parent=self, depends_on=depends)]
+        # Receive does not wait for the object store: it needs the bucket
+        # only when it ships its first block (2h in, or at its SIGTERM), and
+        # a failed upload is retried from the block kept on its volume (the
+        # fault suite's R3 stops the store for minutes: nothing lost). Store
+        # and compactor read the bucket as they start, so they wait. On the
+        # first deployment this takes the object store's health wait off the
+        # way to the agents.
+        self.deployments = [target.deploy(self.receive, parent=self)]
 
         if router_name is not None:
             self.router = Workload(

@@ -423,6 +423,22 @@ def test_query_starts_alongside_receive_and_agents_after_the_write_tier(dev):
             assert write_tier <= set(c.depends_on), c.name
 
 
+@pytest.mark.parametrize("engine", ["seaweedfs", "minio"])
+def test_receive_does_not_wait_for_the_object_store_store_and_compactor_do(stacks, engine):
+    """Receive ships its first block hours in and retries failed uploads from
+    its volume; store and compactor read the bucket as they start."""
+    run = stacks("dev", {"agentstream:objectStore": {"engine": engine}})
+    objstore = {c.urn for c in R.containers(run) if c.name.startswith("objstore-")}
+    assert objstore
+    receivers = [c for c in R.containers(run) if c.name.startswith("central-receive-")]
+    readers = [c for c in R.containers(run) if c.name.startswith(("central-store-", "central-compact-"))]
+    assert len(receivers) == 3 and len(readers) == 2
+    for c in receivers:
+        assert not objstore & set(c.depends_on), c.name
+    for c in readers:
+        assert objstore <= set(c.depends_on), c.name
+
+
 def test_docker_honours_requests_and_limits(dev):
     """Limits are container properties on Docker too (memory in MiB, CPUs as a decimal)."""
     receivers = R.containers_of(dev, "central-receive")
