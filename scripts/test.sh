@@ -58,6 +58,17 @@ source "$envfile"; rm -f "$envfile"
 log "set-up done after $(($(date +%s) - start))s; pulumi $(pulumi version) at $(command -v pulumi)"
 ((unit_rc == 0)) || { log "unit/policy tests failed; not running e2e"; exit "$unit_rc"; }
 
+# One run of the real suites per machine: they use fixed container names,
+# ports and the local cluster's 127.0.0.1 addresses, so a second run (say a
+# fresh-clone check while CI runs) would break both. It waits instead.
+TESTS_LOCK=/tmp/agentstream-tests.lock
+exec 9>>"$TESTS_LOCK"
+if ! flock -n 9; then
+  log "another test run on this machine holds $TESTS_LOCK (same names, ports, cluster): waiting for it"
+  flock 9
+fi
+log "holding $TESTS_LOCK"
+
 # Three suites run side by side, so a cold run fits CI's 90 minutes: the
 # e2e tests (Docker, the dev stack's names), the fault suite (Docker, its
 # own faults-* names, network and ports) and the Kubernetes tiers
