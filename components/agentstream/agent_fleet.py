@@ -447,8 +447,9 @@ class AgentFleet(pulumi.ComponentResource):
         # agent that stops flushes its remote-write queue for up to a minute
         # (Prometheus' flush deadline), which takes no time while receive
         # runs and the whole minute once it is gone. Only an ordering: a
-        # change to receive never replaces the agents.
-        depends = receive.write_tier.resources if receive is not None else None
+        # change to receive never replaces the agents. The servers only: the
+        # one-shot helpers (the ring's writers) hold nothing up on destroy.
+        depends = receive.write_tier.servers if receive is not None else None
         self.deployed = target.deploy(self.workload, parent=self, depends_on=depends)
         self.agents = pulumi.Output.from_input(instances)
         self.remote_write_url = remote_write

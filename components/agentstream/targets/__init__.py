@@ -25,6 +25,11 @@ class Deployed:
 
     workload: Workload
     resources: list[pulumi.Resource] = field(default_factory=list)
+    # What a workload that writes to this one waits for on create and
+    # outlives on destroy: ``resources`` without the one-shot helpers
+    # (Docker: the instance containers, not the volume owners and live-file
+    # writers; Kubernetes, which has no such helpers: all of them).
+    servers: list[pulumi.Resource] = field(default_factory=list)
     # Addresses a person or a remote edge uses, keyed by port name
     # (e.g. {"http": "http://127.0.0.1:10902"}); in-network otherwise.
     urls: dict[str, str] = field(default_factory=dict)

@@ -294,6 +294,7 @@ class DockerTarget(Target):
             # property dependencies do.
             previous = container
             deployed.resources.append(container)
+            deployed.servers.append(container)
         if live_volume is not None:
             # The copy the running instances read, rewritten on every change,
             # once every instance (a new one too) is up and healthy and

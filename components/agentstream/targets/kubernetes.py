@@ -431,6 +431,9 @@ class KubernetesTarget(Target):
             scheme = "https" if self.ingress.tls_secret_name else "http"
             for p in exposed:
                 deployed.urls[p.name] = f"{scheme}://{self.ingress.host}"
+        # No one-shot helpers here: all of it is what a writer outlives (the
+        # Service its remote write goes through included).
+        deployed.servers = list(deployed.resources)
         return deployed
 
     def _ingress(
