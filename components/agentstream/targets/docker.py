@@ -11,7 +11,7 @@ Only ports marked ``publish`` reach the host, on ``publish_address``
 
 Instances of a workload that already runs are chained, so a replacement
 rolls one healthy instance at a time; a workload none of whose instances
-exist yet starts all of them together (see ``DockerTarget._rolls``), like a
+exist yet starts all of them together (see ``DockerTarget._running``), like a
 StatefulSet with ``podManagementPolicy: Parallel`` on Kubernetes.
 """
 
@@ -121,31 +121,33 @@ class DockerTarget(Target):
             )
         return self._shared_volumes[name]
 
-    def _rolls(self, workload: Workload, parent: pulumi.Resource) -> bool:
-        """Whether the workload's instances are chained, each created (and
-        so replaced) only once the one before it is healthy.
+    def _running(self, workload: Workload, parent: pulumi.Resource) -> bool:
+        """Whether the engine has any of the workload's instances: the
+        workload runs, and this ``pulumi up`` updates it.
 
-        The chain is what makes a replacement roll, and it costs one health
-        wait per instance (Docker runs a container's first check one
-        interval after it starts) when nothing runs yet and no order is
-        needed. So it is left out when the engine has none of the
-        workload's instances: a first deployment (or a workload added to a
-        running stack) starts its instances together. Any later
-        ``pulumi up`` finds them and chains them. A program cannot read
-        Pulumi's state, so the engine is asked, through the provider's own
-        connection: ``docker.getLogs`` with no lines, which fails with "No
-        such container" for a name the engine does not have. Any other
-        answer, or none, chains: the safe order.
+        Two orders matter only then. Its instances are chained, each created
+        (and so replaced) once the one before it is healthy: that is what
+        makes a replacement roll, and on a first deployment it would only
+        cost a health wait per instance (Docker runs a container's first
+        check one interval after the start). And the live-file sync writer
+        waits for every instance: a changed ring must name only ready
+        members; on a first deployment it writes what the seed wrote.
+        So a workload that does not run yet starts its instances together,
+        like a StatefulSet with ``podManagementPolicy: Parallel``, and any
+        later ``pulumi up`` finds them and orders them.
+
+        A program cannot read Pulumi's state, so the engine is asked, through
+        the provider's own connection: ``docker.getLogs`` with no lines,
+        which fails with "No such container" for a name the engine does not
+        have. Any other failure counts as running: the safe order.
         """
-        if workload.replicas < 2 or not self.wait:
-            return True  # nothing to chain, or no health wait to save
         for instance in workload.instance_names():
             try:
                 docker.get_logs(name=instance, tail="0", show_stdout=True, opts=pulumi.InvokeOptions(parent=parent))
             except Exception as e:  # the provider's error, whatever its type
                 if NO_SUCH_CONTAINER in str(e):
                     continue
-                pulumi.log.info(f"{workload.name}: instances chained (could not ask the engine about {instance}: {e})", parent)
+                pulumi.log.info(f"{workload.name}: ordered as running (could not ask the engine about {instance}: {e})", parent)
             return True
         return False
 
@@ -155,7 +157,7 @@ class DockerTarget(Target):
         image = self._image(workload.image)
         deployed = Deployed(workload=workload)
         previous: Optional[docker.Container] = None
-        rolls = self._rolls(workload, parent)
+        running = self._running(workload, parent)
         live_dir = live_directory(workload.config_files)
         live = [f for f in workload.config_files if f.live]
         live_volume: Optional[docker.Volume] = None
@@ -278,7 +280,7 @@ class DockerTarget(Target):
                     parent=parent,
                     depends_on=[
                         *(depends_on or []), *([init] if init else []), *([live_seed] if live_seed else []),
-                        *([previous] if previous and rolls else []),
+                        *([previous] if previous and running else []),
                     ]
                     or None,
                     # Names are fixed (they are the instances' DNS names), so
@@ -297,15 +299,17 @@ class DockerTarget(Target):
             deployed.servers.append(container)
         if live_volume is not None:
             # The copy the running instances read, rewritten on every change,
-            # once every instance (a new one too) is up and healthy and
             # after whatever the workload waits for (a router tier waits for
-            # the receivers): a ring names a receiver only once it is ready.
-            # Only `depends_on`: a changed file re-runs this writer and
-            # replaces no instance.
+            # the receivers) and, once the workload runs, once every instance
+            # (a new one too) is up and healthy: a ring names a receiver only
+            # once it is ready. Only `depends_on`: a changed file re-runs
+            # this writer and replaces no instance.
             sync = _live_writer(
                 f"{workload.name}-live-sync", workload, image, live_volume, live, seed=False,
                 opts=pulumi.ResourceOptions(
-                    parent=parent, depends_on=[*(depends_on or []), *deployed.resources], delete_before_replace=True
+                    parent=parent,
+                    depends_on=[*(depends_on or []), *(deployed.resources if running else [r for r in [live_seed] if r is not None])],
+                    delete_before_replace=True,
                 ),
             )
             deployed.resources.append(sync)

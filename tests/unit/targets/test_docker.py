@@ -379,8 +379,16 @@ def test_a_first_deployment_starts_each_workloads_instances_together():
     for c in R.containers(fresh):
         if "-agent-" in c.name:
             assert receivers <= set(c.depends_on), c.name
-    # The control: the same program on an engine that runs the stack chains them.
-    assert all(_instance_edges(run_stack("dev")).values())
+    # The ring's sync writer writes what the seed wrote: it follows the seed,
+    # not the receivers.
+    sync, seed = fresh.named("central-receive-live-sync"), fresh.named("central-receive-live-init")
+    assert seed.urn in sync.depends_on and not receivers & set(sync.depends_on)
+    # The control: the same program on an engine that runs the stack chains
+    # them, and the sync waits for every receiver.
+    running = run_stack("dev")
+    assert all(_instance_edges(running).values())
+    sync = running.named("central-receive-live-sync")
+    assert {c.urn for c in R.containers(running) if c.name.startswith("central-receive-")} <= set(sync.depends_on)
 
 
 @pytest.mark.parametrize("present", ["central-receive-0", "central-receive-2"])
