@@ -55,26 +55,34 @@ from tests.support.stack_runner import run_stack  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PART_OF = "app.kubernetes.io/part-of=agentstream"
-# Read off the `pulumi up` output of the 2026-12-02 run (fb4f82e); kept with
-# every rewrite of the section.
-ANALYSIS = """Where the difference goes (read off the `pulumi up` output): each container is "created" only
-once Docker reports it healthy, about 6 s (the first health check runs one 5 s interval after
-start; Docker 20.10 has no start interval). The longest chain of such waits is the critical
-path: volume init, then `central-receive-0` -> `-1` -> `-2` (instances of one workload are
-chained so that a *replacement* rolls one at a time: Pulumi cannot chain replacements without
-chaining creation), then each fleet's `agent-0` -> `agent-1` (agents follow the write tier so
-that on destroy they stop while receive still takes their last flush). That is 5-6 waits of
-~6 s plus the engine, program and provider start-up (~5 s). The shell starts everything at
-once and waits once, so it pays one health interval. Issue 11's 1.3x aim needs creation
-that does not pay the rolling chain (e.g. a shorter first health check where the engine has
-`--health-start-interval`, or ordering only on replacement); not done yet.
+# Kept with every rewrite of the section; the figures in it are the
+# 2026-12-06 run's (the table above it is each run's own).
+ANALYSIS = """What `pulumi up` orders, and why (the table shows it): a container counts as created once Docker
+reports it healthy, and Docker 20.10 runs the first health check one 5 s interval after the
+start (no `--health-start-interval` before Docker 25). Three orders remain on the first
+deployment, each for a reason: the store gateway and the compactor wait for the object store
+(they read the bucket as they start); the agents wait for the receivers, so that on destroy they
+stop first and their last remote-write flush is taken (Prometheus waits up to a minute for it
+otherwise); the live-file sync writers wait for what their file names. So `pulumi up` pays two
+health waits in a row (receivers at ~11 s, agents at ~19 s), plus about 5 s before the first
+container starts (engine, program, providers; the docker provider takes 2 s to create a
+network) and the provider's one-second health polls. The shell creates and starts everything in
+one pass and waits once.
 
-Since this analysis the dev stack grew (12 containers, 50 resources: a self-monitoring agent and
-a live hashring volume): the receive cluster now ends with `central-receive-live-sync`, a
-one-shot that copies the hashring and then sleeps 20 s, and `pulumi up` waits for it to exit (the
-provider attaches to one-shots); the shell starts it in the background. That sleep is the likely
-bulk of the ~26 s `pulumi up` gained against the 47.4 s of the first P1 run (fb4f82e, 11
-containers), while the shell gained ~5 s."""
+What no longer costs time (issue 11, measured 3.88x on 2026-12-02 with 73.3 s against 18.9 s):
+- instances of one workload were chained (receive-0 -> -1 -> -2, agent-0 -> -1) so that a
+  *replacement* rolls one healthy instance at a time. The chain stays once a workload runs, but a
+  workload none of whose instances exist starts them together (like a StatefulSet's `Parallel`
+  policy): the program asks the engine, through the provider (`DockerTarget._running`);
+- receive waited for the object store; it needs the bucket only for its first block (2h in) and
+  retries uploads from its volume (the fault suite's R3), so it no longer does;
+- the agents waited for the ring's one-shot writers too, and the live-file sync writers for every
+  instance; on a first deployment neither order is needed.
+
+`tests/e2e/test_lifecycle.py` checks both halves for real: the first `pulumi up` starts each
+workload's instances within one health interval of each other, and a later change still rolls
+the receivers with at least one interval between their starts and never fewer than 2 of 3
+running."""
 
 
 def log(msg: str) -> None:
