@@ -56,18 +56,22 @@ from tests.support.stack_runner import run_stack  # noqa: E402
 HERE = Path(__file__).resolve().parent
 PART_OF = "app.kubernetes.io/part-of=agentstream"
 # Kept with every rewrite of the section; the figures in it are the
-# 2026-12-06 run's (the table above it is each run's own).
-ANALYSIS = """What `pulumi up` orders, and why (the table shows it): a container counts as created once Docker
-reports it healthy, and Docker 20.10 runs the first health check one 5 s interval after the
-start (no `--health-start-interval` before Docker 25). Three orders remain on the first
-deployment, each for a reason: the store gateway and the compactor wait for the object store
-(they read the bucket as they start); the agents wait for the receivers, so that on destroy they
-stop first and their last remote-write flush is taken (Prometheus waits up to a minute for it
-otherwise); the live-file sync writers wait for what their file names. So `pulumi up` pays two
-health waits in a row (receivers at ~11 s, agents at ~19 s), plus about 5 s before the first
-container starts (engine, program, providers; the docker provider takes 2 s to create a
-network) and the provider's one-second health polls. The shell creates and starts everything in
-one pass and waits once.
+# 2026-12-07 run's (the table above it is each run's own).
+ANALYSIS = """What `pulumi up` orders, and why (the table shows it). Docker 20.10 runs a container's first
+health check one 5 s interval after the start (no `--health-start-interval` before Docker 25).
+The containers are created without the docker provider's `wait`; beside each one a health gate
+(`<container>-healthy`, `agentstream/targets/docker_health.py`, polling `docker inspect` every
+0.25 s) is created once the container first passes its check, and `pulumi up` returns only when
+every gate has. A dependent waits for a gate when it needs the other workload answering, for the
+container when it needs only an order. Three orders remain on the first deployment: the store
+gateway and the compactor wait for the object store's gate (they read the bucket as they start);
+the agents wait for the receivers' containers (not their health: remote write retries), so that
+on destroy they stop first and their last remote-write flush is taken (Prometheus waits up to
+its stop grace for it otherwise); the live-file sync writers wait for what their file names. So
+`pulumi up` pays one health wait after another only on the object store's path (the object store
+healthy at ~11 s, store and compactor at ~17.5 s), plus about 5 s before the first container
+starts (engine, program, providers; the docker provider takes 2 s to create a network). The
+shell creates and starts everything in one pass and waits once.
 
 What no longer costs time (issue 11, measured 3.88x on 2026-12-02 with 73.3 s against 18.9 s):
 - instances of one workload were chained (receive-0 -> -1 -> -2, agent-0 -> -1) so that a
@@ -77,7 +81,11 @@ What no longer costs time (issue 11, measured 3.88x on 2026-12-02 with 73.3 s ag
 - receive waited for the object store; it needs the bucket only for its first block (2h in) and
   retries uploads from its volume (the fault suite's R3), so it no longer does;
 - the agents waited for the ring's one-shot writers too, and the live-file sync writers for every
-  instance; on a first deployment neither order is needed.
+  instance; on a first deployment neither order is needed;
+- the agents waited for the receivers' health (1.31x on 2026-12-07, 22.5 s against 17.2 s:
+  receivers healthy at ~11 s, agents started at ~14 s and healthy at ~19 s): with the provider's
+  `wait`, a dependency on a container was a dependency on its health. The health gates split the
+  order from the wait.
 
 `tests/e2e/test_lifecycle.py` checks both halves for real: the first `pulumi up` starts each
 workload's instances within one health interval of each other, and a later change still rolls

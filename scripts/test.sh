@@ -45,7 +45,7 @@ fi
 
 log "unit and policy tests"
 unit_rc=0
-python3 -m pytest -q tests/unit tests/policy tests/faults/test_counting.py || unit_rc=$?
+python3 -m pytest -q tests/unit tests/policy tests/faults/test_counting.py tests/faults/test_blocks.py || unit_rc=$?
 log "unit and policy tests: exit $unit_rc after $(($(date +%s) - start))s"
 
 if [[ -z "$setup_pid" ]]; then

@@ -444,11 +444,14 @@ class AgentFleet(pulumi.ComponentResource):
             needs_kubernetes_discovery=s.kubernetes_sd,
         )
         # After receive's write tier on create, and before it on destroy: an
-        # agent that stops flushes its remote-write queue for up to a minute
-        # (Prometheus' flush deadline), which takes no time while receive
-        # runs and the whole minute once it is gone. Only an ordering: a
-        # change to receive never replaces the agents. The servers only: the
-        # one-shot helpers (the ring's writers) hold nothing up on destroy.
+        # agent that stops flushes its remote-write queue for up to its flush
+        # deadline (walRetention, see agent_args), which takes no time while
+        # receive runs and, once it is gone, lasts until the engine kills the
+        # agent (its stop grace, 120s). Only an ordering: a change to receive
+        # never replaces the agents, and an agent does not wait for receive's
+        # health check (remote write retries until it answers). The servers
+        # only: the one-shot helpers (the ring's writers) and health gates
+        # hold nothing up.
         depends = receive.write_tier.servers if receive is not None else None
         self.deployed = target.deploy(self.workload, parent=self, depends_on=depends)
         self.agents = pulumi.Output.from_input(instances)

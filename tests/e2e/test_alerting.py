@@ -171,6 +171,64 @@ def test_rule_files_and_alertmanager_config_pass_the_real_checkers(watched, tmp_
     assert run([amtool, "check-config", str(broken_am)]).returncode != 0
 
 
+def test_restart_and_given_up_alerts_fire_on_what_they_describe(tmp_path, promtool):
+    """``promtool test rules`` on the shipped file: a receiver restarted 3
+    times in 30 minutes pages, one rolled once does not; an agent whose
+    remote write gave up 90 samples is warned about, one that gave up none
+    is not. Each case with its control, so neither rule fires vacuously."""
+    rules = {r["alert"]: r for g in yaml.safe_load(default_rules())["groups"] for r in g["rules"] if "alert" in r}
+    (tmp_path / "rules.yaml").write_text(default_rules())
+
+    def expect(at: str, name: str, labels: dict | None = None, summary: str = "") -> dict:
+        """At ``at``, ``name`` firing once for ``labels`` (none if None)."""
+        alerts = [] if labels is None else [{
+            "exp_labels": {**labels, **rules[name]["labels"]},
+            "exp_annotations": {"summary": summary, "description": rules[name]["annotations"]["description"]},
+        }]
+        return {"eval_time": at, "alertname": name, "exp_alerts": alerts}
+
+    agent = {"job": "prometheus-agent", "instance": "batmobile-agent-0:9090", "remote_name": "r", "url": "u"}
+    quiet = {**agent, "instance": "batmobile-agent-1:9090"}
+    receiver = {"job": "thanos-receive", "instance": "central-receive-0:10902"}
+    rolled = {**receiver, "instance": "central-receive-1:10902"}
+
+    def series(name: str, labels: dict) -> str:
+        return name + "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+    test = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": [
+                # Gave up 90 samples at 21m (counter 0 -> 90); its fleet mate none.
+                {"series": series("prometheus_remote_storage_samples_failed_total", agent), "values": "0x20 90x20"},
+                {"series": series("prometheus_remote_storage_samples_failed_total", quiet), "values": "0x40"},
+                # Started anew at 6, 12 and 18 minutes; the other once (a rollout).
+                {"series": series("process_start_time_seconds", receiver), "values": "100x5 460x5 820x5 1180x20"},
+                {"series": series("process_start_time_seconds", rolled), "values": "100x5 460x35"},
+            ],
+            "alert_rule_test": [
+                expect("19m", "PrometheusRemoteWriteSamplesGivenUp"),
+                expect("25m", "PrometheusRemoteWriteSamplesGivenUp", agent,
+                       "Agent batmobile-agent-0:9090 gave up 90 samples in 10 minutes."),
+                expect("16m", "AgentstreamReceiverRestarting"),
+                expect("20m", "AgentstreamReceiverRestarting", receiver,
+                       "Receiver central-receive-0:10902 restarted 3 times in 30 minutes."),
+            ],
+        }],
+    }
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(test, sort_keys=False))
+    r = run([promtool, "test", "rules", str(tmp_path / "test.yaml")])
+    assert r.returncode == 0, r.stdout + r.stderr
+    log(f"promtool test rules: {r.stdout.strip().splitlines()[-1]}")
+    # Control: the same test against a rule that ignores what it describes fails.
+    (tmp_path / "rules.yaml").write_text(default_rules().replace(
+        'changes(process_start_time_seconds{job="thanos-receive"}[30m]) > 2',
+        'changes(process_start_time_seconds{job="thanos-receive"}[30m]) > 5'))
+    assert run([promtool, "test", "rules", str(tmp_path / "test.yaml")]).returncode != 0
+
+
 def _firing(url: str, path: str, name: str, instance: str) -> bool:
     body = requests.get(f"{url}{path}", timeout=10).json()
     # Alertmanager v2: a list of alerts. The Thanos Ruler: {"status", "data"}

@@ -28,7 +28,7 @@ from tests.e2e.conftest import (
     wait_all_healthy,
     wait_for,
 )
-from tests.support.real_stack import shipped_config
+from tests.support.real_stack import shipped_config, with_health_gates
 
 pytestmark = pytest.mark.e2e
 
@@ -109,7 +109,7 @@ def test_scrape_interval_change_rolls_the_fleet(life):
     ops, preview = life.stack.plan()
     # Exactly the two batmobile agents are replaced (their config file is an
     # upload, which Docker cannot change in place); nothing else moves.
-    assert ops == {a: "replace" for a in AGENTS["batmobile"]}, ops
+    assert ops == {a: "replace" for a in with_health_gates(AGENTS["batmobile"])}, ops
     # The diff shows the change inside the uploaded prometheus.yml.
     assert 'scrape_interval: "5s" => "10s"' in preview.stdout, preview.stdout[-3000:]
     mon, _, _ = life.apply({"batmobile": AGENTS["batmobile"]})
@@ -153,7 +153,7 @@ def test_receive_setting_change_rolls_the_ring_with_quorum(life):
     life.config["agentstream:receive"] = {**life.config["agentstream:receive"], "retention": "5h"}
     life.stack.configure(life.config)
     ops, preview = life.stack.plan()
-    assert ops == {r: "replace" for r in RECEIVERS}, ops
+    assert ops == {r: "replace" for r in with_health_gates(RECEIVERS)}, ops
     assert "--tsdb.retention=5h" in preview.stdout
     mon, start, end = life.apply({"receive": RECEIVERS})
     assert all(mon.replaced(r) for r in RECEIVERS)
@@ -205,14 +205,15 @@ def test_image_tag_bump_replaces_its_containers_one_at_a_time(life, docker_clien
         ops, _ = life.stack.plan()
         # Every agent runs the image: the fleets' and the self-monitoring one.
         agents = [a for group in AGENTS.values() for a in group] + ["meta-agent-0"]
-        assert {n: o for n, o in ops.items() if n in agents} == {a: "replace" for a in agents}, ops
+        gated = with_health_gates(agents)
+        assert {n: o for n, o in ops.items() if n in gated} == {a: "replace" for a in gated}, ops
         # A new RemoteImage for the new tag, the old one goes; the one-shot
         # containers run the image too: the volume-init ones, and the
         # self-monitoring agent's live-file writers (its scrape targets are a
         # live file); nothing else changes.
         one_shot = {n for n in ops if n.endswith("-volume-init")} | {"meta-agent-live-init", "meta-agent-live-sync"}
         assert {n: ops.get(n) for n in one_shot} == {n: "replace" for n in one_shot}, ops
-        others = {n for n in ops if n not in agents and n not in one_shot}
+        others = {n for n in ops if n not in gated and n not in one_shot}
         assert others == {
             f"docker-image-{_slug(BUMPED_PROMETHEUS)}", f"docker-image-{_slug(PINNED['prometheus'])}"
         }, ops
@@ -236,7 +237,7 @@ def test_more_receivers_join_the_ring_without_loss(life):
     assert ops.get("central-receive-3-data") == "create", ops
     # The new hashring reaches the running receivers in place (a live file,
     # rewritten on their volume by the one-shot writers): none is replaced.
-    assert not {r: ops[r] for r in RECEIVERS if r in ops}, ops
+    assert not {r: ops[r] for r in with_health_gates(RECEIVERS) if r in ops}, ops
     assert ops.get("central-receive-live-sync") == "replace", ops
     assert "central-receive-3:10901" in preview.stdout
     mon, start, end = life.apply({"receive": RECEIVERS + ["central-receive-3"]})

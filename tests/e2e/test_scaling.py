@@ -46,7 +46,7 @@ from tests.e2e.conftest import (
 )
 from tests.faults.counting import LossError, check, missing_slots
 from tests.support.pipeline import gaps
-from tests.support.real_stack import REPO
+from tests.support.real_stack import REPO, with_health_gates
 
 pytestmark = pytest.mark.e2e
 
@@ -293,7 +293,7 @@ def test_scale_up_restarts_no_receiver_and_new_ones_join_when_healthy(scaling):
     # Nothing the running receivers or agents are made of changes: only the
     # new receivers, the ring's writers (one-shot) and Query (its endpoint
     # list is an uploaded file) move.
-    assert not {n: o for n, o in ops.items() if n in kept + AGENTS + [META]}, ops
+    assert not {n: o for n, o in ops.items() if n in with_health_gates(kept + AGENTS + [META])}, ops
     assert ops.get(f"{PREFIX}-receive-3") == ops.get(f"{PREFIX}-receive-4") == "create", ops
     assert ops.get(SYNC_WRITER) == ops.get(SEED_WRITER) == "replace", ops
     with Watch(scaling.docker) as watch:
@@ -329,7 +329,7 @@ def test_scale_down_restarts_no_receiver_and_the_removed_ones_upload_their_head(
     before = {n: scaling.identity(n) for n in kept + AGENTS + [META]}
     scaling.scale(3)
     ops, _ = scaling.stack.plan()
-    assert not {n: o for n, o in ops.items() if n in kept + AGENTS + [META]}, ops
+    assert not {n: o for n, o in ops.items() if n in with_health_gates(kept + AGENTS + [META])}, ops
     assert all(ops.get(n) == "delete" for n in removed), ops
     followers = {n: LogFollower(scaling.docker, n) for n in removed}
     with Watch(scaling.docker) as watch:

@@ -25,6 +25,9 @@ import pytest
 # The e2e suite's session fixtures: the Docker client (with the pinned
 # images) and the file state backend (destroys leftover stacks at the end).
 from tests.e2e.conftest import backend, docker_client, wait_all_healthy  # noqa: F401
+from agentstream.config.prometheus import AGENT_PORT
+from tests.faults.blocks import Overlap, classify, overlaps_in_verify_log, unexplained, verify_problems
+from tests.faults.counting import ScrapeClock, skipped_scrapes
 from tests.support.pipeline import Query, json_stream, wait_for
 from tests.support.real_stack import REPO, log
 
@@ -44,6 +47,7 @@ STORE = f"{PREFIX}-store-0"
 COMPACT = f"{PREFIX}-compact-0"
 CONTROL_RECEIVERS = [f"{PREFIX}-rf1-receive-{i}" for i in range(2)]
 CONTROL_FLEET = {f"{PREFIX}-c": [f"{PREFIX}-c-agent-0"]}
+ALL_AGENTS = AGENTS + [a for agents in CONTROL_FLEET.values() for a in agents]
 # The receiver whose data volume is a small tmpfs (the disk-full test).
 SMALL_DISK_RECEIVER = RECEIVERS[2]
 # Small, but not below what a block write needs: Prometheus preallocates
@@ -52,6 +56,9 @@ SMALL_DISK_RECEIVER = RECEIVERS[2]
 SMALL_DISK_SIZE = "1536m"
 RECEIVE_DATA_DIR = "/var/thanos/receive"
 OBJSTORE_FILE = "/etc/thanos/objstore.yml"
+# Every scrape observes the time since its loop's previous one: the agent's
+# own witness of ticks it skipped (counting.skipped_scrapes).
+SCRAPE_CLOCK = "prometheus_target_interval_length_seconds"
 
 
 def outage_seconds() -> int:
@@ -102,6 +109,55 @@ class Pipeline:
         assert out["control_fleets"] == CONTROL_FLEET, out["control_fleets"]
         self.timers: list[threading.Timer] = []
         self.disconnected: set[str] = set()
+        self.clocks: dict[str, list[ScrapeClock]] = {}
+        self._closing = threading.Event()
+
+    # -- the agents' scrape clocks -------------------------------------------
+    def scrape_clock(self, agent: str) -> Optional[ScrapeClock]:
+        """The agent's own account of its scrapes, read now; None while it
+        cannot answer (stopped, restarting)."""
+        try:
+            m = self.metrics(agent, port=AGENT_PORT)
+        except Exception:  # noqa: BLE001 - no reading this time
+            return None
+        interval = f"{SCRAPE_SECONDS:g}s"
+        return ScrapeClock(
+            at=time.time(),
+            sum=metric_sum(m, f"{SCRAPE_CLOCK}_sum", interval=interval),
+            count=metric_sum(m, f"{SCRAPE_CLOCK}_count", interval=interval),
+            started=metric_sum(m, "process_start_time_seconds"),
+        )
+
+    def watch_scrape_clocks(self, every: float = 5.0) -> None:
+        """Read every agent's scrape clock every ``every`` seconds until the
+        suite ends, so any window's skipped ticks can be told afterwards."""
+        def run():
+            while not self._closing.wait(every):
+                for agent in ALL_AGENTS:
+                    c = self.scrape_clock(agent)
+                    if c is not None:
+                        self.clocks.setdefault(agent, []).append(c)
+
+        threading.Thread(target=run, daemon=True, name="scrape-clocks").start()
+
+    def skipped_scrapes(self, start: float, end: float) -> dict[str, int]:
+        """Per agent, the ticks its scrape loops skipped from its last clock
+        read before ``start`` to its first after ``end`` (the latest if none
+        is yet), where it has both and did not restart in between."""
+        out = {}
+        for agent, clocks in list(self.clocks.items()):
+            before = [c for c in clocks if c.at <= start]
+            after = [c for c in clocks if c.at >= end] or clocks[-1:]
+            if before and after:
+                n = skipped_scrapes(before[-1], after[0], SCRAPE_SECONDS)
+                if n:
+                    out[agent] = n
+        return out
+
+    def close(self) -> None:
+        self._closing.set()
+        for t in self.timers:
+            t.cancel()
 
     # -- containers ---------------------------------------------------------
     def container(self, name: str):
@@ -189,19 +245,30 @@ class Pipeline:
         assert code == 0, err[-2000:]
         return json_stream(out)
 
-    def verify_bucket(self) -> str:
-        """``thanos tools bucket verify`` for every issue it knows without
-        repairing; returns its log. Raises if it exits non-zero or reports
-        an issue (it logs issues at warn level)."""
+    def verify_bucket(self) -> tuple[str, list[Overlap], dict[str, dict]]:
+        """``thanos tools bucket verify`` for every issue it knows, without
+        repairing. Raises if it exits non-zero, reports anything but
+        overlapping blocks (a broken index, a duplicated block), or an
+        overlap no out-of-order block explains (blocks.py says why some
+        overlap by design). Returns its log, the overlaps it reported, each
+        classified, and the block metas by ULID."""
         code, out, err = self.bucket(
             "verify", "--issues=overlapped_blocks", "--issues=index_known_issues", "--issues=duplicated_compaction"
         )
         text = out + err
         log(f"bucket verify exited {code}:\n" + text[-3000:])
         assert code == 0, f"thanos tools bucket verify exited {code}:\n{text[-3000:]}"
-        issues = [l for l in text.splitlines() if "level=warn" in l or "level=error" in l]
-        assert not issues, "thanos tools bucket verify found issues:\n" + "\n".join(issues[-20:])
-        return text
+        problems = verify_problems(text)
+        assert not problems, "thanos tools bucket verify found issues:\n" + "\n".join(problems[-20:])
+        metas = {m["ulid"]: m for m in self.bucket_blocks()}
+        overlaps = classify(overlaps_in_verify_log(text), metas.values())
+        for o in overlaps:
+            log(("overlap (out-of-order block; vertical compaction merges it): " if o.out_of_order
+                 else "OVERLAP no out-of-order block explains: ") + o.describe(metas))
+        bad = unexplained(overlaps)
+        assert not bad, "the bucket has overlapping blocks no out-of-order block explains:\n" + "\n".join(
+            o.describe(metas) for o in bad)
+        return text, overlaps, metas
 
     # -- receive TSDB -------------------------------------------------------
     def tenants(self, receiver: str) -> list[str]:
@@ -304,11 +371,11 @@ def pipeline(backend, docker_client):  # noqa: F811 - the imported fixtures
         up = stack.up()
         assert up.summary.result == "succeeded"
         p = Pipeline(stack, docker_client)
+        p.watch_scrape_clocks()
         yield p
     finally:
         if p is not None:
-            for t in p.timers:
-                t.cancel()
+            p.close()
             # Put back what a failed test may have left broken, so the
             # destroy runs as it would on a healthy stack.
             for name in list(p.disconnected):

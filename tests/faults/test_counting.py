@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.counting import LossError, check, count, missing_slots
+from tests.faults.counting import LossError, QueryFailed, ScrapeClock, check, count, missing_slots, skipped_scrapes
 
 T0 = 1_000_000.0  # a window start; phases below are offsets from it
 
@@ -119,3 +119,65 @@ def test_a_slot_the_store_holds_but_the_deduplicated_view_skips_is_hidden_not_lo
     q = pipeline(drop_dedup={T0 + 76.0}, drop_raw={("a0", T0 + 76.0), ("a1", T0 + 73.5), ("a1", T0 + 78.5)})
     with pytest.raises(LossError, match="LOST 1"):
         run(q, hidden_allowed=2, views=("dedup",))
+
+
+def test_a_tick_the_agent_skipped_is_not_a_loss_when_its_own_clock_saw_it():
+    # a0's loop skipped the tick at 76.0 (a starved process): not in any
+    # replica, and the view, which follows a0, shows a 10s gap there.
+    q = pipeline(drop_dedup={T0 + 76.0}, drop_raw={("a0", T0 + 76.0)})
+    with pytest.raises(LossError, match="LOST 1"):
+        run(q)  # no witness: a loss
+    with pytest.raises(LossError, match="LOST 1"):
+        run(q, skipped={"a1": 1})  # the other agent's skip explains nothing
+    c = run(q, skipped={"a0": 1})
+    t = c.totals()
+    assert (t["raw_lost"], t["dedup_lost"], t["dedup_hidden"], t["skipped_by_agents"]) == (0, 0, 0, 1)
+    assert c.dedup["t:9090"].skipped == [pytest.approx(T0 + 76.0)]
+
+
+def test_more_missing_slots_than_witnessed_skips_are_all_lost():
+    q = pipeline(drop_dedup={T0 + 76.0}, drop_raw={("a0", T0 + 76.0), ("a0", T0 + 101.0)})
+    with pytest.raises(LossError, match="LOST 2"):
+        run(q, skipped={"a0": 1})
+    run(q, skipped={"a0": 2}, hidden_allowed=0)
+
+
+def test_skipped_scrapes_reads_the_agents_interval_clock():
+    # Two loops, 60s: 24 observations of 5s.
+    before = ScrapeClock(at=0, sum=1000.0, count=200, started=1.0)
+    assert skipped_scrapes(before, ScrapeClock(at=60, sum=1120.0, count=224, started=1.0)) == 0
+    # Late scrapes that catch up (6.5s, then 3.5s) skip nothing.
+    assert skipped_scrapes(before, ScrapeClock(at=60, sum=1120.3, count=224, started=1.0)) == 0
+    # One tick dropped: one 10s observation in place of two of 5s.
+    assert skipped_scrapes(before, ScrapeClock(at=60, sum=1120.0, count=223, started=1.0)) == 1
+    # Restarted in between (counters began again, even if past the old ones).
+    assert skipped_scrapes(before, ScrapeClock(at=900, sum=4000.0, count=800, started=500.0)) is None
+    assert skipped_scrapes(before, ScrapeClock(at=60, sum=20.0, count=4, started=1.0)) is None
+
+
+def test_an_answer_query_could_not_give_in_full_is_not_counted():
+    class Failing:
+        def query(self, promql, **params):
+            assert params["partial_response"] == "false", params
+            raise RuntimeError("422: receive-1: rpc error: code = Unavailable")
+
+    with pytest.raises(QueryFailed, match="Unavailable"):
+        check(Failing(), "up", T0, T0 + 60, ["t:9090"], ["a0"], verbose=False)
+
+
+def test_a_slot_hidden_behind_one_receive_copys_hole_is_reported_and_needs_a_witness():
+    # Receiver r0's copy of a0's series lacks 76.0 (a forward that failed
+    # after the write met quorum); r1's holds it. Query followed r0's copy.
+    q = pipeline(drop_dedup={T0 + 76.0})
+    q.raw[("t:9090", "a0", "r0")].remove(T0 + 76.0)
+    with pytest.raises(LossError, match="behind a receive replica's hole"):
+        run(q)  # no failed forward witnessed: counted as hidden
+    c = run(q, forward_errors=3)
+    t = c.totals()
+    assert (t["raw_lost"], t["dedup_lost"], t["dedup_hidden"], t["dedup_behind_hole"]) == (0, 0, 0, 1)
+    assert c.replica_holes == {("t:9090", "a0", "r0"): [pytest.approx(T0 + 76.0)]}
+    assert "receive replica r0's copy of t:9090 by a0: 1 hole" in c.summary()
+    # A hidden slot with no hole near it stays hidden, witness or not.
+    q = pipeline(drop_dedup={T0 + 76.0})
+    with pytest.raises(LossError, match="stored but not shown"):
+        run(q, forward_errors=3)

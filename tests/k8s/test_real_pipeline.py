@@ -171,6 +171,30 @@ def test_overridden_resources_are_on_the_running_pods_and_enforced(pipeline, kub
     assert pod_cgroup_limits(kube, query) == (2**30, 1.0)
 
 
+def duplicated_targets(series: list[dict]) -> dict[str, dict[str, list[str]]]:
+    """Targets (``instance``) with more than one series, each with the labels
+    whose values tell its series apart (a label some lack counts, as "")."""
+    by_target: dict[str, list[dict]] = {}
+    for s in series:
+        by_target.setdefault(s["metric"].get("instance", ""), []).append(s["metric"])
+    found = {}
+    for target, metrics in by_target.items():
+        if len(metrics) > 1:
+            keys = sorted({k for m in metrics for k in m})
+            found[target] = {k: sorted(m.get(k, "") for m in metrics) for k in keys if len({m.get(k, "") for m in metrics}) > 1}
+            found[target]["series"] = [str(len(metrics))]
+    return found
+
+
+def test_duplicated_targets_names_what_differs():
+    """The checker's own control (no cluster needed)."""
+    a = {"__name__": "up", "instance": "a:9090", "tenant_id": "x"}
+    assert duplicated_targets([{"metric": a}, {"metric": {**a, "instance": "b:9090"}}]) == {}
+    assert duplicated_targets([{"metric": a}, {"metric": {**a, "tenant_id": "y"}}, {"metric": {**a, "receive_replica": "r0"}}]) == {
+        "a:9090": {"receive_replica": ["", "", "r0"], "tenant_id": ["x", "x", "y"], "series": ["3"]}
+    }
+
+
 def test_global_view_one_series_per_target(pipeline):
     _, q = pipeline
 
@@ -180,15 +204,32 @@ def test_global_view_one_series_per_target(pipeline):
 
     counts = wait_for("both fleets' targets in the deduplicated view", per_fleet, timeout=180)
     log(f"count by (cluster) (up), deduplicated: {counts}")
-    for fleet in FLEETS:
+    seen: list[str] = []
+
+    def one_series_per_target(fleet: str) -> list[dict]:
         dedup = q.query(f'go_goroutines{{cluster="{fleet}"}}')
+        extra = duplicated_targets(dedup)
+        if extra:
+            # Once (CI, 2026-12-07) the view held 4 series of one target
+            # right after the deployment, and the message cut off the labels
+            # that told them apart: say them, every time.
+            seen.append(f"{fleet}: {extra}")
+            log(f"{fleet}: more than one deduplicated series per target: {extra}")
+            return []
+        return dedup
+
+    for fleet in FLEETS:
+        # Bounded: a view that stays duplicated fails, naming the labels.
+        dedup = wait_for(f"{fleet}: one deduplicated series per target", lambda: one_series_per_target(fleet), timeout=90)
         raw = q.query(f'go_goroutines{{cluster="{fleet}"}}', dedup=False)
         targets = sorted(s["metric"]["instance"] for s in dedup)
         # Each agent scrapes both agents of its fleet: 2 targets. Without
         # dedup, one series per target per agent per receiver (RF 3).
-        assert len(dedup) == 2 and len(set(targets)) == 2, dedup
+        assert len(dedup) == 2 and len(set(targets)) == 2, [s["metric"] for s in dedup]
         assert len(raw) == 2 * 2 * 3, [s["metric"] for s in raw]
         assert all("prometheus_replica" not in s["metric"] for s in dedup)
+    if seen:
+        log(f"the deduplicated view settled after showing duplicates: {seen}")
     failed = q.query("sum(prometheus_remote_storage_samples_failed_total) or vector(0)")
     assert float(failed[0]["value"][1]) == 0, failed
 
@@ -337,4 +378,7 @@ def test_changes_roll_one_pod_at_a_time_without_a_gap(pipeline, backend, kube):
         targets = [f"{fleet}-agent-{i}.{fleet}-agent.{NS}.svc.cluster.local:9090" for i in range(2)]
         present = {s["metric"]["instance"] for s in q.query(f'up{{cluster="{fleet}"}}')}
         assert set(targets) == present, present
-        assert_no_gap(q, f'up{{cluster="{fleet}"}}', targets, start, end, interval=10)
+        # The receivers rolled too: a switch among receive replicas under
+        # one among agents (CI, 2026-12-07: a 40s hole in the deduplicated
+        # view while some replica held a sample every 11.8s at most).
+        assert_no_gap(q, f'up{{cluster="{fleet}"}}', targets, start, end, interval=10, dedup_intervals=5)

@@ -78,6 +78,12 @@ class Backend:
         return f"organization/{PROJECT}/{name}"
 
 
+def with_health_gates(names: list[str]) -> list[str]:
+    """Container names and their Docker health gates' (``<name>-healthy``):
+    a container replaced replaces its gate, which waits for the new one."""
+    return [*names, *(f"{n}-healthy" for n in names)]
+
+
 class RealStack:
     def __init__(self, backend: Backend, name: str, config: dict[str, Any], secrets: dict[str, str], program: Path):
         self.backend = backend
@@ -153,6 +159,11 @@ class RealStack:
             pre = e.resource_pre_event
             if pre is not None and pre.metadata.op.value not in ("same", "read"):
                 name = pre.metadata.urn.rsplit("::", 1)[-1]
+                if "::pulumi:providers:pulumi-python::" in pre.metadata.urn:
+                    # The dynamic providers' (the Docker health gates') default
+                    # provider takes the whole stack config as its inputs, so
+                    # any config change "updates" it; it creates nothing.
+                    return
                 # A replacement shows as replace plus its create/delete steps.
                 if ops.get(name) != "replace":
                     ops[name] = pre.metadata.op.value

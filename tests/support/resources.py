@@ -21,6 +21,8 @@ COMPONENT_TYPES = {
     "agentstream:index:KubernetesTarget",
 }
 CONTAINER = "docker:index/container:Container"
+# The Docker target's health gate of a container (agentstream.targets.docker_health).
+HEALTH_GATE = "pulumi-python:dynamic/agentstream:ContainerHealthy"
 INSTANCE_ARG = "$(INSTANCE)"
 
 
@@ -88,6 +90,13 @@ def containers(run: StackRun) -> list[Resource]:
 
 def one_shot_containers(run: StackRun) -> list[Resource]:
     return [r for r in run.of_type(CONTAINER) if r.inputs.get("mustRun") is False]
+
+
+def health_gate(run: StackRun, container: Resource) -> Resource:
+    """The health gate of ``container`` (exactly one)."""
+    gates = [r for r in run.of_type(HEALTH_GATE) if r.inputs.get("name") == container.name]
+    assert len(gates) == 1, f"{container.name}: expected one health gate, found {len(gates)}"
+    return gates[0]
 
 
 def containers_of(run: StackRun, workload: str) -> list[Resource]:

@@ -51,12 +51,26 @@ def agent_args(settings: FleetSettings) -> list[str]:
     ``--storage.tsdb.path``, which agent mode rejects. The WAL keeps what
     remote write has not yet delivered for up to ``wal_retention``, which is
     how long an edge may be cut off without losing data.
+
+    The remote-write flush deadline is that same ``wal_retention``, not
+    Prometheus' 1m. Remote write stops its shards to reshard, and waits only
+    the flush deadline for what they hold; past it, it drops them. It can
+    reshard in the first seconds of an outage, while its last send is under
+    10s old, and the drop then counts as a send, which permits the next
+    reshard: a 10-minute cut of the fault suite lost 70s and more of samples
+    to this cascade (`Failed to flush all samples on shutdown`,
+    prometheus#12559). With the deadline as long as the WAL keeps samples,
+    a reshard during an outage waits for receive to come back. The only other
+    wait is shutdown while receive is unreachable, bounded by the container's
+    stop grace (a reload would wait too, but a changed config replaces an
+    agent: nothing reloads it).
     """
     return [
         "--agent",
         f"--config.file={AGENT_CONFIG_FILE}",
         f"--storage.agent.path={AGENT_WAL_DIR}",
         f"--storage.agent.retention.max-time={settings.wal_retention}",
+        f"--storage.remote.flush-deadline={settings.wal_retention}",
         f"--web.listen-address=0.0.0.0:{AGENT_PORT}",
     ]
 

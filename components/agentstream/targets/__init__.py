@@ -24,11 +24,15 @@ class Deployed:
     """What a target created for one workload."""
 
     workload: Workload
+    # Everything, ready included: a dependent on these starts once the
+    # workload answers (Docker: each container's health gate; Kubernetes:
+    # the StatefulSets, which the provider awaits).
     resources: list[pulumi.Resource] = field(default_factory=list)
-    # What a workload that writes to this one waits for on create and
-    # outlives on destroy: ``resources`` without the one-shot helpers
-    # (Docker: the instance containers, not the volume owners and live-file
-    # writers; Kubernetes, which has no such helpers: all of them).
+    # An order only: a workload that writes to this one starts after these
+    # exist and, on destroy, stops before they do, without waiting for a
+    # health check (Docker: the instance containers, not their health gates,
+    # volume owners and live-file writers; Kubernetes, which has no such
+    # helpers: all of them).
     servers: list[pulumi.Resource] = field(default_factory=list)
     # Addresses a person or a remote edge uses, keyed by port name
     # (e.g. {"http": "http://127.0.0.1:10902"}); in-network otherwise.

@@ -27,6 +27,7 @@ from ..settings import DockerTargetSettings
 from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Resources, Workload, live_directory
 from ..validation import check_args, check_bool, check_choice, check_name, is_ip
 from . import Deployed, Target
+from .docker_health import ContainerHealthy
 
 DEFAULT_NETWORK = "agentstream"
 DEFAULT_PUBLISH_ADDRESS = "127.0.0.1"
@@ -42,7 +43,10 @@ class DockerTargetArgs(TypedDict, total=False):
     restart: str
     """Container restart policy (default ``unless-stopped``)."""
     wait: bool
-    """Wait for each container to be healthy before going on (default True)."""
+    """Wait for each container to be healthy (default True): ``pulumi up``
+    returns once every container passed its health check, a rolling update
+    waits for each instance, and a workload that needs another answering
+    waits for it (see :mod:`.docker_health`)."""
     create_network: bool
     """Create ``network`` (default True). False joins a network another stack
     created, e.g. an edge stack next to its central stack on one host (the
@@ -76,6 +80,8 @@ class DockerTarget(Target):
         self.publish_address: str = a.publish_address
         self.restart: str = a.restart
         self.wait: bool = a.wait
+        # The health gates ask the Docker engine the provider talks to.
+        self.docker_host: Optional[str] = pulumi.Config("docker").get("host")
         self.create_network: bool = a.create_network
         super().__init__("agentstream:index:DockerTarget", name, None, opts)
         self._prefix = name
@@ -156,7 +162,7 @@ class DockerTarget(Target):
     ) -> Deployed:
         image = self._image(workload.image)
         deployed = Deployed(workload=workload)
-        previous: Optional[docker.Container] = None
+        previous_ready: Optional[pulumi.Resource] = None
         running = self._running(workload, parent)
         live_dir = live_directory(workload.config_files)
         live = [f for f in workload.config_files if f.live]
@@ -270,8 +276,9 @@ class DockerTarget(Target):
                 **docker_resources(workload.resources),
                 restart=self.restart,
                 must_run=True,
-                wait=self.wait,
-                wait_timeout=WAIT_TIMEOUT_SECONDS,
+                # Never the provider's wait: that makes every dependent wait
+                # for the health check too. The gate below waits instead.
+                wait=False,
                 # SIGTERM first, so receive flushes its head and uploads it,
                 # and an agent closes its WAL cleanly.
                 destroy_grace_seconds=workload.stop_grace,
@@ -280,7 +287,7 @@ class DockerTarget(Target):
                     parent=parent,
                     depends_on=[
                         *(depends_on or []), *([init] if init else []), *([live_seed] if live_seed else []),
-                        *([previous] if previous and running else []),
+                        *([previous_ready] if previous_ready and running else []),
                     ]
                     or None,
                     # Names are fixed (they are the instances' DNS names), so
@@ -294,9 +301,22 @@ class DockerTarget(Target):
             # has members running (a rolling update, like a StatefulSet's). A
             # depends_on edge does not make a replacement cascade; only
             # property dependencies do.
-            previous = container
             deployed.resources.append(container)
             deployed.servers.append(container)
+            previous_ready = container
+            if self.wait:
+                # The container's first passing check: what a dependent that
+                # needs the instance answering (and the next instance of a
+                # rolling update) waits for, while `servers` only orders.
+                previous_ready = ContainerHealthy(
+                    f"{instance}-healthy",
+                    container_id=container.id,
+                    container_name=container.name,
+                    timeout=WAIT_TIMEOUT_SECONDS,
+                    host=self.docker_host,
+                    opts=pulumi.ResourceOptions(parent=parent),
+                )
+                deployed.resources.append(previous_ready)
         if live_volume is not None:
             # The copy the running instances read, rewritten on every change,
             # after whatever the workload waits for (a router tier waits for

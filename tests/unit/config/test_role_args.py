@@ -219,6 +219,7 @@ def test_agent_with_defaults():
         "--config.file=/etc/prometheus/prometheus.yml",
         "--storage.agent.path=/prometheus",
         "--storage.agent.retention.max-time=4h",
+        "--storage.remote.flush-deadline=4h",
         "--web.listen-address=0.0.0.0:9090",
     ]
 
@@ -227,6 +228,8 @@ def test_agent_with_defaults():
 def test_agent_wal_retention(retention):
     args = agent_args(fleet_settings(wal_retention=retention))
     assert R.flag(args, "storage.agent.retention.max-time") == retention
+    # A reshard during an outage waits as long as the WAL keeps samples.
+    assert R.flag(args, "storage.remote.flush-deadline") == retention
 
 
 def test_agent_never_gets_server_storage_flags():

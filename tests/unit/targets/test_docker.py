@@ -11,7 +11,7 @@ import pytest
 import agentstream as a
 from agentstream import versions
 from agentstream.spec import ConfigFile, HealthCheck, Port, Volume, Workload
-from agentstream.targets.docker import docker_cpus, live_writer_script
+from agentstream.targets.docker import WAIT_TIMEOUT_SECONDS, docker_cpus, live_writer_script
 from tests.support import resources as R
 from tests.support.docker_schema import load_schema, schema_path, validate_docker_resource, validate_docker_resources
 from tests.support.programs import run_on
@@ -109,7 +109,60 @@ def test_every_long_running_container_has_healthcheck_and_restart(dev):
         assert hc["retries"] >= 1
         assert c.inputs["restart"] == "unless-stopped", c.name
         assert c.inputs["mustRun"] is True
-        assert c.inputs["wait"] is True
+        # Not the provider's wait (a dependency on the container would wait
+        # for its health): the container's own health gate waits.
+        assert c.inputs["wait"] is False
+        gate = R.health_gate(dev, c)
+        assert gate.inputs["container_id"] == c.id and c.urn in gate.depends_on, c.name
+        assert gate.inputs["timeout"] == WAIT_TIMEOUT_SECONDS and gate.parent == c.parent
+    assert len(dev.of_type(R.HEALTH_GATE)) == len(cs)
+
+
+def test_health_gate_waits_for_a_healthy_container_and_says_why_not():
+    """The gate's provider, on a fake Docker client: it returns once the
+    container reports healthy and fails past the timeout naming the
+    container, its state and its last checks' output."""
+    import docker as docker_py
+
+    from agentstream.targets.docker_health import _provider_class, health_report
+
+    states = iter([{"Status": "running", "Health": {"Status": "starting"}}] * 2 + [{"Status": "running", "Health": {"Status": "healthy"}}])
+
+    class FakeClient:
+        def __init__(self, answers):
+            self.api = self
+            self.answers = answers
+            self.asked = 0
+
+        def inspect_container(self, cid):
+            self.asked += 1
+            return {"State": next(self.answers)}
+
+        def close(self):
+            pass
+
+    fake = FakeClient(states)
+    provider = _provider_class()()
+    props = {"container_id": "abc", "name": "central-receive-0", "host": None, "timeout": 5}
+    original = docker_py.from_env
+    docker_py.from_env = lambda: fake
+    try:
+        result = provider.create(props)
+        assert result.id == "abc" and result.outs == props and fake.asked == 3
+        # The control: a container that never becomes healthy fails the gate.
+        unhealthy = {"Status": "running", "Health": {"Status": "unhealthy", "Log": [{"ExitCode": 1, "Output": "wget: can't connect\n"}]}}
+        fake = FakeClient(iter([unhealthy] * 1000))
+        docker_py.from_env = lambda: fake
+        with pytest.raises(RuntimeError, match=r"central-receive-0 is not healthy after 0.3s: state running; health unhealthy; check exit 1: wget: can't connect"):
+            provider.create({**props, "timeout": 0.3})
+    finally:
+        docker_py.from_env = original
+    assert health_report({"Status": "exited", "ExitCode": 2}) == "state exited; health none; exit code 2"
+    # Only a changed input is a change, and it is a new wait (a replacement).
+    assert not provider.diff("abc", props, dict(props)).changes
+    moved = provider.diff("abc", props, {**props, "container_id": "def"})
+    assert moved.changes and moved.replaces == ["container_id"]
+    assert provider.read("abc", props).outs == props
 
 
 def test_healthcheck_targets_a_listening_port(dev):
@@ -139,6 +192,7 @@ def test_restart_policy_configurable(stacks):
     run = stacks("dev", {"agentstream:docker": {"network": "agentstream-dev", "restart": "always", "wait": False}})
     assert {c.inputs["restart"] for c in R.containers(run)} == {"always"}
     assert {c.inputs["wait"] for c in R.containers(run)} == {False}
+    assert run.of_type(R.HEALTH_GATE) == []
 
 
 # -- network -------------------------------------------------------------------------
@@ -351,19 +405,22 @@ def test_instances_are_replaced_one_at_a_time(dev):
     for c in R.containers(dev):
         stem, _, index = c.name.rpartition("-")
         if index.isdigit() and int(index) > 0:
-            assert by_name[f"{stem}-{int(index) - 1}"].urn in c.depends_on, c.name
+            # The one before it healthy, not only created.
+            assert R.health_gate(dev, by_name[f"{stem}-{int(index) - 1}"]).urn in c.depends_on, c.name
             chained += 1
     assert chained >= 3  # receivers and agents at least
 
 
 def _instance_edges(run) -> dict[str, bool]:
-    """For every instance after the first: does it wait for the one before it?"""
+    """For every instance after the first: does it wait for the one before it
+    (created, or healthy)?"""
     by_name = {c.name: c for c in R.containers(run)}
     edges = {}
     for c in R.containers(run):
         stem, _, index = c.name.rpartition("-")
         if index.isdigit() and int(index) > 0 and f"{stem}-{int(index) - 1}" in by_name:
-            edges[c.name] = by_name[f"{stem}-{int(index) - 1}"].urn in c.depends_on
+            before = by_name[f"{stem}-{int(index) - 1}"]
+            edges[c.name] = bool({before.urn, R.health_gate(run, before).urn} & set(c.depends_on))
     return edges
 
 
@@ -388,7 +445,7 @@ def test_a_first_deployment_starts_each_workloads_instances_together():
     running = run_stack("dev")
     assert all(_instance_edges(running).values())
     sync = running.named("central-receive-live-sync")
-    assert {c.urn for c in R.containers(running) if c.name.startswith("central-receive-")} <= set(sync.depends_on)
+    assert {R.health_gate(running, c).urn for c in R.containers(running) if c.name.startswith("central-receive-")} <= set(sync.depends_on)
 
 
 @pytest.mark.parametrize("present", ["central-receive-0", "central-receive-2"])
@@ -429,6 +486,11 @@ def test_query_starts_alongside_receive_and_agents_after_the_write_tier(dev):
             assert not receivers & set(c.depends_on), c.name
         if "-agent-" in c.name:
             assert write_tier <= set(c.depends_on), c.name
+            # An order, not a health wait: remote write retries until the
+            # write tier answers (issue 11's P1: the agents sat out receive's
+            # first health check).
+            gates = {g.urn for g in dev.of_type(R.HEALTH_GATE) if g.inputs["name"].startswith(("central-receive-", "central-router-"))}
+            assert gates and not gates & set(c.depends_on), c.name
             # The servers, not the ring's one-shot writers: those hold up
             # neither a create nor a destroy.
             one_shots = {w.urn for w in R.one_shot_containers(dev) if w.name.startswith(("central-receive-", "central-router-"))}
@@ -447,8 +509,11 @@ def test_receive_does_not_wait_for_the_object_store_store_and_compactor_do(stack
     assert len(receivers) == 3 and len(readers) == 2
     for c in receivers:
         assert not objstore & set(c.depends_on), c.name
+    gates = {g.urn for g in run.of_type(R.HEALTH_GATE) if g.inputs["name"].startswith("objstore-")}
+    assert gates
     for c in readers:
-        assert objstore <= set(c.depends_on), c.name
+        # Answering, not only created: they read the bucket as they start.
+        assert gates <= set(c.depends_on), c.name
 
 
 def test_docker_honours_requests_and_limits(dev):
