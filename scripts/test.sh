@@ -87,6 +87,15 @@ failure_summary() {
   [[ -n "$lines" ]] || return 0
   log "failed tests, from every suite:"
   printf '%s\n' "$lines"
+  # pytest's "E " lines hold the assertion's message (for the fault suite
+  # the counts that went missing); a FAILED line is only its first line.
+  local f errs
+  for f in "$status_dir"/*.log; do
+    errs="$(grep -E '^(\[[a-z0-9]+\] )?E  ' "$f" 2>/dev/null | head -n 40 || true)"
+    [[ -n "$errs" ]] || continue
+    log "the first error lines in $(basename "$f" .log)'s output:"
+    printf '%s\n' "$errs"
+  done
 }
 k8s_tiers() {
   log "waiting for the k8s-local build"
