@@ -76,3 +76,25 @@ def test_a_container_that_never_passes_fails_up_then_its_gate_waits_for_it(backe
         stack.destroy()
         _clean(docker_client)
     assert gates_in_state(stack) == set()
+
+
+def test_the_engine_query_names_every_container_running_or_not(docker_client):
+    """What the Docker target asks the engine (once per program) to tell a
+    first deployment from an update: a created container that never ran
+    counts, as ``docker ps -a`` lists it; a removed one does not."""
+    from agentstream.targets.docker_health import engine_container_names
+    from tests.e2e.conftest import PINNED
+
+    name = "agentstream-engine-query-probe"
+    try:
+        docker_client.containers.get(name).remove(force=True)
+    except Exception:  # noqa: BLE001 - absent is the goal
+        pass
+    assert name not in engine_container_names(None)  # the control
+    c = docker_client.containers.create(PINNED["thanos"], name=name, command=["--version"])
+    try:
+        names = engine_container_names(None)
+        assert name in names and c.status == "created"
+    finally:
+        c.remove(force=True)
+    assert name not in engine_container_names(None)

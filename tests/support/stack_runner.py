@@ -21,7 +21,7 @@ import string
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Container, Optional
 
 import yaml
 
@@ -29,6 +29,8 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.sync_await import _sync_await
+
+from agentstream.targets import docker as docker_target
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROJECT = "agentstream"
@@ -162,13 +164,17 @@ class _Mocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        if args.token == "docker:index/getLogs:getLogs":
-            name = args.args.get("name")
-            if self.docker_containers is not None and name not in self.docker_containers:
-                # What the provider's invoke fails with on a real engine.
-                return {}, [("name", f"error while asking for logs Error response from daemon: No such container: {name}")]
-            return {"name": name, "logsListStrings": []}
         return {}
+
+    def docker_engine_containers(self, host: Optional[str]) -> Container[str]:
+        """What the Docker target's engine query answers under the mocks
+        (it asks the engine with docker-py, not through the provider)."""
+        return _EveryName() if self.docker_containers is None else self.docker_containers
+
+
+class _EveryName:
+    def __contains__(self, name: object) -> bool:
+        return True
 
 
 def docker_engine_with(containers: frozenset[str] = frozenset()) -> "RunHooks":
@@ -344,6 +350,10 @@ def _run(
         pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
         secret_keys = [k for k in cfg if k.endswith((":objstoreConfig", ":remoteWriteSecret"))]
         pulumi.runtime.set_all_config(_config_strings(cfg), secret_keys)
+        # The Docker target asks the engine for its containers (docker-py);
+        # under the mocks, the mocked engine answers.
+        saved_query = docker_target.engine_container_names
+        docker_target.engine_container_names = monitor.mocks.docker_engine_containers
         try:
             _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
             root = pulumi.runtime.settings.get_root_resource()
@@ -360,6 +370,8 @@ def _run(
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             result["error"] = e
             result["recorded"] = monitor.recorded
+        finally:
+            docker_target.engine_container_names = saved_query
 
     t = threading.Thread(target=body, name=f"stack-{stack}", daemon=True)
     t.start()

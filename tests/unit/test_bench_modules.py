@@ -41,3 +41,13 @@ def test_deploy_timeline_reads_docker_times_and_tabulates_medians():
     assert table[0] == "| container | pulumi up: started | pulumi up: healthy | docker shell: started | docker shell: healthy |"
     # Medians per column; a round without a passing check is left out of its median.
     assert table[2:] == ["| a | 2.0 | 7.0 | 0.6 | 5.6 |", "| b | 8.0 | 12.0 | 0.7 | 5.7 |"]
+
+
+def test_scale_marginal_cost_shows_a_curve_a_fit_hides():
+    mod = _bench_module("bench_scale")
+    # 2026-12-07's superlinear fleets: R^2 0.975, but one more fleet cost
+    # 61, 118, then 407 ms.
+    rising = mod.marginal_ms([1, 10, 50, 200], [0.33, 0.88, 5.6, 66.6])
+    assert [round(ms) for _, _, ms in rising] == [61, 118, 407]
+    # A straight line costs the same everywhere.
+    assert [round(ms) for _, _, ms in mod.marginal_ms([1, 10, 50], [0.1, 1.0, 5.0])] == [100, 100]

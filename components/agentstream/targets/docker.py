@@ -17,7 +17,7 @@ StatefulSet with ``podManagementPolicy: Parallel`` on Kubernetes.
 
 from __future__ import annotations
 
-from typing import Any, Optional, TypedDict
+from typing import Any, Container, Optional, TypedDict
 
 import pulumi
 import pulumi_docker as docker
@@ -27,7 +27,7 @@ from ..settings import DockerTargetSettings
 from ..spec import INSTANCE_ARG, INSTANCE_ENV, ConfigFile, Resources, Workload, live_directory
 from ..validation import check_args, check_bool, check_choice, check_name, is_ip
 from . import Deployed, Target
-from .docker_health import ContainerHealthy
+from .docker_health import ContainerHealthy, engine_container_names
 
 DEFAULT_NETWORK = "agentstream"
 DEFAULT_PUBLISH_ADDRESS = "127.0.0.1"
@@ -100,6 +100,8 @@ class DockerTarget(Target):
             # with the provider's message instead of a container create later.
             self.network_ref = docker.get_network_output(name=self.network_name).name
         self._images: dict[str, docker.RemoteImage] = {}
+        # The engine's container names, asked at the first deploy (_running).
+        self._engine_names: Optional[Container[str]] = None
         self._shared_volumes: dict[str, docker.Volume] = {}
         self.register_outputs({"network": self.network_ref})
 
@@ -142,20 +144,21 @@ class DockerTarget(Target):
         like a StatefulSet with ``podManagementPolicy: Parallel``, and any
         later ``pulumi up`` finds them and orders them.
 
-        A program cannot read Pulumi's state, so the engine is asked, through
-        the provider's own connection: ``docker.getLogs`` with no lines,
-        which fails with "No such container" for a name the engine does not
-        have. Any other failure counts as running: the safe order.
+        A program cannot read Pulumi's state, so the engine is asked: once
+        per program, for every container name it has (docker-py, the engine
+        the gates ask). It was a ``docker.getLogs`` invoke per workload; a
+        synchronous invoke runs the program's whole pending event loop, so
+        each one cost more than the last (issue 11's P5: superlinear in the
+        number of fleets). An engine that cannot be asked orders everything
+        as running: the safe order.
         """
-        for instance in workload.instance_names():
+        if self._engine_names is None:
             try:
-                docker.get_logs(name=instance, tail="0", show_stdout=True, opts=pulumi.InvokeOptions(parent=parent))
-            except Exception as e:  # the provider's error, whatever its type
-                if NO_SUCH_CONTAINER in str(e):
-                    continue
-                pulumi.log.info(f"{workload.name}: ordered as running (could not ask the engine about {instance}: {e})", parent)
-            return True
-        return False
+                self._engine_names = engine_container_names(self.docker_host)
+            except Exception as e:  # noqa: BLE001 - docker-py's or the engine's, whatever its type
+                pulumi.log.info(f"ordering every workload as running (could not list the engine's containers: {e})", self)
+                self._engine_names = _EVERY_NAME
+        return any(instance in self._engine_names for instance in workload.instance_names())
 
     def deploy(
         self, workload: Workload, parent: pulumi.Resource, depends_on: Optional[list[pulumi.Resource]] = None
@@ -400,7 +403,14 @@ def _live_writer(
 
 
 # The Docker engine's answer for a name it has no container of.
-NO_SUCH_CONTAINER = "No such container"
+class _EveryName:
+    """Every name: what an engine that cannot be asked is taken to have."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+_EVERY_NAME = _EveryName()
 
 HEALTH_INTERVAL_SECONDS = 5
 HEALTH_TIMEOUT_SECONDS = 3

@@ -33,11 +33,13 @@ requirements.txt.
 from __future__ import annotations
 
 import contextlib
+import functools
 import pickle
 from typing import Any, Iterator, Optional
 
 import pulumi
 import pulumi.dynamic
+from pulumi.dynamic.dynamic import PROVIDER_KEY, serialize_provider
 
 # The gate's properties; only these decide whether it changed.
 INPUTS = ("container_id", "name", "host", "timeout")
@@ -114,17 +116,37 @@ class ContainerHealthy(pulumi.dynamic.Resource, module="agentstream", name="Cont
         host: Optional[str] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
-        provider = _provider_class()()
-        # Nothing secret is captured: the pickled provider stays plain in
-        # the state instead of a ciphertext per gate.
-        provider.serialize_as_secret_always = False
-        with _pickler_restored():
-            super().__init__(
-                provider,
-                name,
-                {"container_id": container_id, "name": container_name, "host": host, "timeout": timeout},
-                opts,
-            )
+        props = {"container_id": container_id, "name": container_name, "host": host, "timeout": timeout}
+        # What pulumi.dynamic.Resource.__init__ does, with the provider
+        # pickled once per process instead of once per gate: dill pickles
+        # the class by value, about 60k pickler calls each time, and a
+        # program with hundreds of gates spent most of its time there
+        # (issue 11's P5). The bytes are the same either way: the SDK sorts
+        # what it pickles so that an unchanged provider shows no diff.
+        props[PROVIDER_KEY] = serialized_provider()
+        pulumi.CustomResource.__init__(self, f"pulumi-python:{self._resource_type_name}", name, props, opts)
+
+
+@functools.lru_cache(maxsize=None)
+def serialized_provider() -> str:
+    """The gate's provider as the SDK stores it (``__provider``): plain,
+    since it captures nothing secret (no ciphertext per gate)."""
+    with _pickler_restored():
+        serialized: str = serialize_provider(_provider_class()())
+    return serialized
+
+
+def engine_container_names(host: Optional[str]) -> frozenset[str]:
+    """Every container name the Docker engine at ``host`` has, running or
+    not (``docker ps -a``). ``host`` None: the environment's engine
+    (``DOCKER_HOST`` or the local socket), as the provider reads it."""
+    import docker  # docker-py
+
+    client = docker.DockerClient(base_url=host) if host else docker.from_env()
+    try:
+        return frozenset(n.lstrip("/") for c in client.api.containers(all=True) for n in c.get("Names") or [])
+    finally:
+        client.close()  # type: ignore[no-untyped-call]  # untyped in types-docker
 
 
 @contextlib.contextmanager

@@ -118,6 +118,45 @@ def test_every_long_running_container_has_healthcheck_and_restart(dev):
     assert len(dev.of_type(R.HEALTH_GATE)) == len(cs)
 
 
+def test_every_gate_carries_one_provider_pickled_by_value(dev):
+    """The provider is pickled once per process (P5: once per gate cost
+    most of a large program's time), stored plain, and loads in a Python
+    that cannot import agentstream, as the dynamic provider's process may
+    not (infra/ puts components/ on sys.path; its .venv does not install
+    the package)."""
+    import subprocess
+    import sys
+
+    gates = dev.of_type(R.HEALTH_GATE)
+    providers = {g.inputs["__provider"] for g in gates}
+    assert len(gates) > 5 and len(providers) == 1
+    assert not any(p for g in gates for p in g.secret_paths if "__provider" in p)
+    script = (
+        "import base64, sys, dill\n"
+        "sys.modules['agentstream'] = None  # not importable there\n"
+        "p = dill.loads(base64.b64decode(sys.stdin.read()))\n"
+        "olds = {'container_id': 'a', 'name': 'n', 'host': None, 'timeout': 1}\n"
+        "d = p.diff('a', olds, {**olds, 'container_id': 'b'})\n"
+        "print(type(p).__name__, d.replaces)\n"
+    )
+    out = subprocess.run([sys.executable, "-I", "-c", script], input=providers.pop(), capture_output=True, text=True,
+                         cwd="/", timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ContainerHealthyProvider ['container_id']"
+    # The control: the same check finds a provider pickled by reference,
+    # which needs agentstream importable.
+    import base64
+
+    import dill
+
+    from agentstream.targets import docker_health
+
+    by_ref = base64.b64encode(dill.dumps(docker_health.ContainerHealthy)).decode()
+    bad = subprocess.run([sys.executable, "-I", "-c", script], input=by_ref, capture_output=True, text=True, cwd="/",
+                         timeout=60)
+    assert bad.returncode != 0 and "agentstream" in bad.stderr, bad.stderr[-2000:]
+
+
 def test_health_gate_waits_for_a_healthy_container_and_says_why_not():
     """The gate's provider, on a fake Docker client: it returns once the
     container reports healthy and fails past the timeout naming the
@@ -464,10 +503,8 @@ def test_an_engine_that_cannot_be_asked_chains_everything():
     provider error) keeps the safe order and says why."""
 
     class Unreachable(_Mocks):
-        def call(self, args):
-            if args.token == "docker:index/getLogs:getLogs":
-                return {}, [("name", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock")]
-            return super().call(args)
+        def docker_engine_containers(self, host):
+            raise ConnectionError("Cannot connect to the Docker daemon at unix:///var/run/docker.sock")
 
     run = run_stack("dev", hooks=RunHooks(mocks=Unreachable))
     edges = _instance_edges(run)
