@@ -783,22 +783,55 @@ def test_r2b_nothing_lost_after_the_agents_network_returns(pipeline):
 FAILURE_COUNTER = re.compile(r'(fail|error|corrupt|code="5)', re.I)
 
 
+def disk_free_kib(p, r: str) -> int:
+    _, df, _ = p.exec(r, ["df", "-k", RECEIVE_DATA_DIR])
+    return int(df.splitlines()[-1].split()[3])
+
+
+def fill_disk(p, r: str, fillers: list[str], attempts: int = 10) -> int:
+    """Fill ``r``'s data volume with ``dd`` until less than 1 MiB is free;
+    returns what is free. One ``dd`` that ends on ENOSPC is not enough: the
+    receiver frees space as it goes (a head compaction deletes chunk
+    segments and WAL), and a CI run found 356 MiB free right after one. So
+    it fills again, into a new file each time, up to ``attempts`` times."""
+    avail = disk_free_kib(p, r)
+    for _ in range(attempts):
+        f = f"{RECEIVE_DATA_DIR}/filler-{len(fillers)}"
+        fillers.append(f)
+        _, _, err = p.exec(r, ["dd", "if=/dev/zero", f"of={f}", "bs=1M"], user="1001")
+        avail = disk_free_kib(p, r)
+        log(f"disk full: dd into {r}:{f} ended ({err.strip()[-80:]}); {avail} KiB free")
+        if avail < 1024:
+            break
+        time.sleep(1)
+    return avail
+
+
 def test_disk_full_on_one_receiver_is_visible_and_loses_nothing_at_rf3(pipeline):
     p = pipeline
     r = SMALL_DISK_RECEIVER
     peers = [x for x in RECEIVERS if x != r]
     before = {x: p.metrics(x) for x in RECEIVERS}
     start = window_start()
-    code, out, err = p.exec(r, ["dd", "if=/dev/zero", f"of={RECEIVE_DATA_DIR}/filler", "bs=1M"], user="1001")
-    code, df, _ = p.exec(r, ["df", "-k", RECEIVE_DATA_DIR])
-    log(f"disk full: dd into {r}:{RECEIVE_DATA_DIR} ended ({err.strip()[-120:]}); df:\n{df}")
-    avail = int(df.splitlines()[-1].split()[3])
-    assert avail < 1024, f"{r}'s disk is not full: {avail} KiB free"
+    fillers: list[str] = []
+    avail = fill_disk(p, r, fillers)
+    assert avail < 1024, f"{r}'s disk is not full: {avail} KiB free after {len(fillers)} fillers"
     t_full = time.time()
     record = {"ok": 0, "incomplete": 0, "failed": 0}
     stop = threading.Event()
     poller = threading.Thread(target=poll_query, args=(p, stop, record), daemon=True)
     poller.start()
+    # Kept full: the receiver frees space as it goes (below).
+    refills = {"n": 0}
+
+    def keep_full():
+        while not stop.wait(5):
+            if disk_free_kib(p, r) >= 1024:
+                fill_disk(p, r, fillers, attempts=1)
+                refills["n"] += 1
+
+    keeper = threading.Thread(target=keep_full, daemon=True)
+    keeper.start()
     try:
         time.sleep(60)
         caught_up(p)  # writes keep succeeding: the agents stay current
@@ -807,6 +840,8 @@ def test_disk_full_on_one_receiver_is_visible_and_loses_nothing_at_rf3(pipeline)
     finally:
         stop.set()
         poller.join(timeout=30)
+        keeper.join(timeout=60)
+    log(f"disk full: refilled {refills['n']} time(s) while full, {len(fillers)} filler file(s)")
     increased = {
         x: {k: after[x][k] - before[x].get(k, 0.0) for k in after[x]
             if FAILURE_COUNTER.search(k) and after[x][k] > before[x].get(k, 0.0)}
@@ -824,7 +859,7 @@ def test_disk_full_on_one_receiver_is_visible_and_loses_nothing_at_rf3(pipeline)
     STATE["disk_full"] = {"metrics": increased, "wal_writes_failed": wal_failed, "totals": totals(result),
                           "full_seconds": t_end - t_full, "queries": record}
     # Free the disk and restart the receiver, as an operator would.
-    p.exec(r, ["rm", "-f", f"{RECEIVE_DATA_DIR}/filler"], user="1001")
+    p.exec(r, ["rm", "-f", *fillers], user="1001")
     p.restart(r)
     p.wait_healthy([r])
 
