@@ -169,12 +169,7 @@ class _Mocks(pulumi.runtime.Mocks):
     def docker_engine_containers(self, host: Optional[str]) -> Container[str]:
         """What the Docker target's engine query answers under the mocks
         (it asks the engine with docker-py, not through the provider)."""
-        return _EveryName() if self.docker_containers is None else self.docker_containers
-
-
-class _EveryName:
-    def __contains__(self, name: object) -> bool:
-        return True
+        return docker_target.EVERY_NAME if self.docker_containers is None else self.docker_containers
 
 
 def docker_engine_with(containers: frozenset[str] = frozenset()) -> "RunHooks":

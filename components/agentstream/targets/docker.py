@@ -129,7 +129,7 @@ class DockerTarget(Target):
             )
         return self._shared_volumes[name]
 
-    def _running(self, workload: Workload, parent: pulumi.Resource) -> bool:
+    def _running(self, workload: Workload) -> bool:
         """Whether the engine has any of the workload's instances: the
         workload runs, and this ``pulumi up`` updates it.
 
@@ -157,7 +157,7 @@ class DockerTarget(Target):
                 self._engine_names = engine_container_names(self.docker_host)
             except Exception as e:  # noqa: BLE001 - docker-py's or the engine's, whatever its type
                 pulumi.log.info(f"ordering every workload as running (could not list the engine's containers: {e})", self)
-                self._engine_names = _EVERY_NAME
+                self._engine_names = EVERY_NAME
         return any(instance in self._engine_names for instance in workload.instance_names())
 
     def deploy(
@@ -166,7 +166,7 @@ class DockerTarget(Target):
         image = self._image(workload.image)
         deployed = Deployed(workload=workload)
         previous_ready: Optional[pulumi.Resource] = None
-        running = self._running(workload, parent)
+        running = self._running(workload)
         live_dir = live_directory(workload.config_files)
         live = [f for f in workload.config_files if f.live]
         live_volume: Optional[docker.Volume] = None
@@ -402,7 +402,6 @@ def _live_writer(
     )
 
 
-# The Docker engine's answer for a name it has no container of.
 class _EveryName:
     """Every name: what an engine that cannot be asked is taken to have."""
 
@@ -410,7 +409,7 @@ class _EveryName:
         return True
 
 
-_EVERY_NAME = _EveryName()
+EVERY_NAME = _EveryName()
 
 HEALTH_INTERVAL_SECONDS = 5
 HEALTH_TIMEOUT_SECONDS = 3
